@@ -1,0 +1,13 @@
+/* vh/render_health.h - application/health+json (draft-inadarei-api-health-check-06). */
+#ifndef VH_RENDER_HEALTH_H
+#define VH_RENDER_HEALTH_H
+#include "vh/request.h"
+#include "vh/state.h"
+
+struct evbuffer;
+
+/* Appends the body for request to out; returns 200 or 503 as vh_render() documents. */
+int vh_render_health_json(const struct vh_snapshot *snapshot, const struct vh_request *request,
+		struct evbuffer *out);
+
+#endif

@@ -1,0 +1,89 @@
+/* vh/state.h - what is known about each check, and the pure rules that update and combine it. */
+#ifndef VH_STATE_H
+#define VH_STATE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "vh/check.h"
+#include "vh/config.h"
+
+/* Everything stored about one check. Written only by vh_state_apply(); read by renderers. */
+struct vh_check_state {
+	const struct vh_check_config *config; /* borrowed from the frozen config */
+	enum vh_status status;                /* after rise/fall; UNKNOWN until it settles */
+	struct vh_check_result last;          /* the latest run's own result */
+	bool has_run;
+	bool ever_passed; /* settled to PASS or WARN at least once: drives /startup */
+	int64_t last_run_wall_ms;
+	int64_t last_run_mono_ms; /* when the latest run ended */
+	int64_t last_duration_ms;
+	int64_t last_transition_wall_ms; /* 0 until the first transition */
+	int64_t last_transition_mono_ms;
+	int64_t failing_since_mono_ms; /* start of the current run of failed results, or 0 */
+	unsigned consecutive_ok;
+	unsigned consecutive_fail;
+	uint64_t runs;
+	uint64_t failures;
+	uint64_t transitions;
+};
+
+/* A transition that vh_state_apply() made, for the log. */
+struct vh_transition {
+	enum vh_status from;
+	enum vh_status to;
+};
+
+/* Sets state to "not yet run" for config. */
+void vh_state_init(struct vh_check_state *state, const struct vh_check_config *config);
+
+/* Records one finished run that took duration_ms and ended at the given times, applying rise and
+ * fall: a failing result flips a passing check only after `fall` in a row, a passing result flips
+ * a failing or unknown check only after `rise` in a row, and PASS and WARN switch at once.
+ * Returns true and fills out when the settled status changed. */
+bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *result,
+		int64_t duration_ms, int64_t now_mono_ms, int64_t now_wall_ms, struct vh_transition *out);
+
+/* The status a reader should see now: the settled status, except that a result older than the
+ * check's stale_after counts as FAIL and a non-critical FAIL is shown as WARN. */
+enum vh_status vh_state_effective(const struct vh_check_state *state, int64_t now_mono_ms);
+/* True when the latest result is older than the check's staleness bound. */
+bool vh_state_is_stale(const struct vh_check_state *state, int64_t now_mono_ms);
+
+/* The probe groups an HTTP endpoint answers for. */
+enum vh_probe_kind {
+	VH_PROBE_LIVENESS,
+	VH_PROBE_READINESS,
+	VH_PROBE_STARTUP,
+	VH_PROBE_HEALTH, /* every check */
+};
+
+/* True when the check counts for kind: its group for liveness/readiness, readiness for startup,
+ * every check for health. */
+bool vh_state_in_probe(const struct vh_check_state *state, enum vh_probe_kind kind);
+
+/* Whether one check lets a probe pass: liveness fails only on an effective FAIL (a check that has
+ * not run yet does not fail it); readiness also fails on UNKNOWN; startup passes once the check
+ * has ever passed; health fails on FAIL or UNKNOWN. */
+bool vh_state_check_passes(const struct vh_check_state *state, enum vh_probe_kind kind,
+		int64_t now_mono_ms);
+
+/* What renderers read: every check's state plus what the daemon knows about itself. */
+struct vh_snapshot {
+	const char *service;
+	const struct vh_check_state *checks;
+	size_t n_checks;
+	bool startup_complete; /* latched: every readiness check has passed once */
+	int64_t now_mono_ms;
+	int64_t now_wall_ms;
+	int64_t started_mono_ms;
+	int64_t started_wall_ms;
+};
+
+/* True when every check of kind in snapshot passes (see vh_state_check_passes); checks whose
+ * name is in exclude (n_exclude entries) are left out. Startup is also true once latched. */
+bool vh_snapshot_passes(const struct vh_snapshot *snapshot, enum vh_probe_kind kind,
+		const char *const *exclude, size_t n_exclude);
+/* Finds a check by name; NULL when there is none. */
+const struct vh_check_state *vh_snapshot_find(const struct vh_snapshot *snapshot, const char *name);
+
+#endif

@@ -1,0 +1,1 @@
+/* cgroup.c - under construction in this session. */

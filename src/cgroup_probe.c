@@ -1,0 +1,1 @@
+/* cgroup_probe.c - under construction in this session. */

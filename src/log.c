@@ -1,0 +1,1 @@
+/* log.c - under construction in this session. */

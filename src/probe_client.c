@@ -1,0 +1,1 @@
+/* probe_client.c - under construction in this session. */

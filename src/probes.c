@@ -1,0 +1,1 @@
+/* probes.c - under construction in this session. */

@@ -1,0 +1,1 @@
+/* process_probe.c - under construction in this session. */

@@ -1,0 +1,1 @@
+/* render.c - under construction in this session. */

@@ -1,0 +1,1 @@
+/* render_health.c - under construction in this session. */

@@ -1,0 +1,1 @@
+/* render_json.c - under construction in this session. */

@@ -1,0 +1,1 @@
+/* render_text.c - under construction in this session. */

@@ -1,0 +1,1 @@
+/* request.c - under construction in this session. */

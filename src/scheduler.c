@@ -1,0 +1,1 @@
+/* scheduler.c - under construction in this session. */
