@@ -1,1 +1,329 @@
-int main(void) { return 0; }
+/* main.c - the command line; wires config, probes, scheduler and HTTP server together. */
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vh/config.h"
+#include "vh/http_server.h"
+#include "vh/log.h"
+#include "vh/probe_client.h"
+#include "vh/probes.h"
+#include "vh/scheduler.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_PROBE_TIMEOUT_MS 2000
+
+static const char usage_text[] =
+		"usage: veza-health [serve] -c FILE [--listen ADDR:PORT] [--log-level LEVEL]\n"
+		"       veza-health probe URL [--timeout MS]\n"
+		"       veza-health check-config FILE\n"
+		"       veza-health --help | --version\n"
+		"\n"
+		"A health-check sidecar: runs checks of a service's process, cgroup and dependencies in\n"
+		"the background and serves the results as liveness, readiness and startup probes.\n"
+		"\n"
+		"Commands:\n"
+		"  serve          run the daemon in the foreground, logging to stderr (the default)\n"
+		"  probe URL      GET an http:// URL; exit 0 on a 2xx answer, 1 otherwise (refused,\n"
+		"                 timeout, non-2xx), 2 for a bad URL. For container HEALTHCHECKs.\n"
+		"  check-config   validate FILE and print the effective config, secrets redacted;\n"
+		"                 exit 0 when valid, 2 when not\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE      the JSON config (see docs/configuration.md)\n"
+		"  -l, --listen ADDR:PORT listen here instead of the config's \"listen\"; ADDR is an IPv4\n"
+		"                         or [IPv6] literal, or empty for all interfaces (\":8099\")\n"
+		"      --log-level LEVEL  debug, info (default), warn or error\n"
+		"      --timeout MS       probe: deadline for the whole exchange (default 2000)\n"
+		"  -h, --help             show this help\n"
+		"  -V, --version          show the version\n"
+		"\n"
+		"Endpoints: /live /ready /startup /health /health/CHECK (aliases /livez /healthz /readyz\n"
+		"/startupz /livez/CHECK /readyz/CHECK); ?verbose for text, ?exclude=CHECK to leave one out,\n"
+		"Accept: application/health+json for the IETF draft format.\n";
+
+struct options {
+	const char *command;
+	const char *config_path;
+	const char *listen;
+	const char *log_level;
+	const char *url;
+	const char *timeout;
+};
+
+static int usage_error(const char *fmt, ...) VH_PRINTF(1, 2);
+
+/* Usage errors are one line on stderr and exit 2, so scripts can tell them from check failures. */
+static int usage_error(const char *fmt, ...) {
+	va_list ap;
+	fprintf(stderr, "veza-health: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (try --help)\n");
+	return EXIT_USAGE;
+}
+
+/* Takes the value of an option given as "--opt VALUE" or "--opt=VALUE". */
+static bool take_value(int argc, char **argv, int *i, const char *name, const char **out) {
+	size_t len = strlen(name);
+	if (strncmp(argv[*i], name, len) == 0 && argv[*i][len] == '=') {
+		*out = argv[*i] + len + 1;
+		return true;
+	}
+	if (strcmp(argv[*i], name) != 0) {
+		return false;
+	}
+	if (*i + 1 >= argc) {
+		*out = NULL;
+		return true;
+	}
+	*out = argv[++*i];
+	return true;
+}
+
+static bool is_command(const char *arg) {
+	return strcmp(arg, "serve") == 0 || strcmp(arg, "probe") == 0 ||
+			strcmp(arg, "check-config") == 0;
+}
+
+/* Returns -1 to go on, or an exit code. */
+static int parse_options(int argc, char **argv, struct options *opts) {
+	int i = 1;
+	opts->command = "serve";
+	if (argc > 1 && is_command(argv[1])) {
+		opts->command = argv[1];
+		i = 2;
+	}
+	for (; i < argc; i++) {
+		const char *arg = argv[i];
+		const char **slot = NULL;
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			fputs(usage_text, stdout);
+			return EXIT_SUCCESS;
+		}
+		if (strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0) {
+			printf("veza-health %s\n", VH_VERSION);
+			return EXIT_SUCCESS;
+		}
+		if (take_value(argc, argv, &i, "-c", &opts->config_path) ||
+				take_value(argc, argv, &i, "--config", &opts->config_path)) {
+			slot = &opts->config_path;
+		} else if (take_value(argc, argv, &i, "-l", &opts->listen) ||
+				take_value(argc, argv, &i, "--listen", &opts->listen)) {
+			slot = &opts->listen;
+		} else if (take_value(argc, argv, &i, "--log-level", &opts->log_level)) {
+			slot = &opts->log_level;
+		} else if (take_value(argc, argv, &i, "--timeout", &opts->timeout)) {
+			slot = &opts->timeout;
+		} else if (arg[0] == '-' && arg[1] != '\0') {
+			return usage_error("unknown option %s", arg);
+		} else if (strcmp(opts->command, "probe") == 0 && !opts->url) {
+			opts->url = arg;
+			continue;
+		} else if (strcmp(opts->command, "check-config") == 0 && !opts->config_path) {
+			opts->config_path = arg;
+			continue;
+		} else {
+			return usage_error("unexpected argument \"%s\"", arg);
+		}
+		if (!*slot) {
+			return usage_error("option %s needs a value", arg);
+		}
+	}
+	return -1;
+}
+
+static int run_probe(const struct options *opts) {
+	int64_t timeout_ms = DEFAULT_PROBE_TIMEOUT_MS;
+	if (!opts->url) {
+		return usage_error("%s", "probe needs a URL, e.g. http://127.0.0.1:8099/ready");
+	}
+	if (opts->timeout) {
+		char *end;
+		errno = 0;
+		long long value = strtoll(opts->timeout, &end, 10);
+		if (errno || *end || end == opts->timeout || value < 1 || value > 3600000) {
+			return usage_error("--timeout takes milliseconds from 1 to 3600000, got \"%s\"",
+					opts->timeout);
+		}
+		timeout_ms = value;
+	}
+	struct vh_probe_client_result result;
+	int code = vh_probe_client_run(opts->url, timeout_ms, &result);
+	fprintf(stderr, "veza-health probe: %s\n", result.message);
+	return code;
+}
+
+static int run_check_config(const struct options *opts) {
+	char err[512];
+	if (!opts->config_path) {
+		return usage_error("%s", "check-config needs a FILE");
+	}
+	struct vh_config *config = vh_config_load(opts->config_path, err, sizeof(err));
+	if (!config) {
+		fprintf(stderr, "veza-health: %s\n", err);
+		return EXIT_USAGE;
+	}
+	char *text = vh_config_dump(config);
+	vh_config_destroy(config);
+	if (!text) {
+		fprintf(stderr, "veza-health: out of memory\n");
+		return EXIT_FAILURE;
+	}
+	printf("%s\n", text);
+	free(text);
+	return EXIT_SUCCESS;
+}
+
+/* What a running daemon owns; torn down in reverse order of creation. */
+struct daemon {
+	struct vh_config *config;
+	struct event_base *base;
+	struct vh_scheduler *sched;
+	struct vh_http_server *http;
+	struct event *sigterm;
+	struct event *sigint;
+};
+
+static void on_signal(evutil_socket_t signum, short what, void *arg) {
+	struct daemon *d = arg;
+	vh_log(VH_LOG_INFO, "shutting down", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT",
+			NULL);
+	event_base_loopexit(d->base, NULL);
+}
+
+static bool add_checks(struct daemon *d, char *err, size_t err_len) {
+	for (size_t i = 0; i < d->config->n_checks; i++) {
+		const struct vh_check_config *check = &d->config->checks[i];
+		struct vh_probe probe;
+		if (!vh_probes_create(d->base, check, &probe, err, err_len) ||
+				!vh_scheduler_add(d->sched, check, probe, err, err_len)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool daemon_start(struct daemon *d, char *err, size_t err_len) {
+	d->base = event_base_new();
+	if (!d->base) {
+		snprintf(err, err_len, "cannot create the event loop");
+		return false;
+	}
+	d->sched = vh_scheduler_create(d->base, 0, err, err_len);
+	if (!d->sched || !add_checks(d, err, err_len)) {
+		return false;
+	}
+	d->http = vh_http_server_create(d->base, d->config->service, d->config->listen,
+			d->config->n_listen, d->sched, err, err_len);
+	if (!d->http) {
+		return false;
+	}
+	d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
+	if (!d->sigterm || !d->sigint || evsignal_add(d->sigterm, NULL) ||
+			evsignal_add(d->sigint, NULL)) {
+		snprintf(err, err_len, "cannot install signal handlers");
+		return false;
+	}
+	return vh_scheduler_start(d->sched, err, err_len);
+}
+
+/* Probes first: their connections hold events that must go before the loop does. */
+static void daemon_stop(struct daemon *d) {
+	vh_scheduler_destroy(d->sched);
+	vh_http_server_destroy(d->http);
+	if (d->sigterm) {
+		event_free(d->sigterm);
+	}
+	if (d->sigint) {
+		event_free(d->sigint);
+	}
+	if (d->base) {
+		event_base_free(d->base);
+	}
+	vh_config_destroy(d->config);
+}
+
+static void log_listening(const struct vh_config *config) {
+	for (size_t i = 0; i < config->n_listen; i++) {
+		const struct vh_listen *l = &config->listen[i];
+		char addr[96];
+		bool v6 = strchr(l->host, ':') != NULL;
+		snprintf(addr, sizeof(addr), "%s%s%s:%u", v6 ? "[" : "", l->host, v6 ? "]" : "",
+				l->port);
+		vh_log(VH_LOG_INFO, "listening", "address", addr, NULL);
+	}
+}
+
+static int run_serve(const struct options *opts) {
+	char err[512];
+	struct daemon d = {0};
+	if (!opts->config_path) {
+		return usage_error("%s", "serve needs -c FILE");
+	}
+	d.config = vh_config_load(opts->config_path, err, sizeof(err));
+	if (!d.config) {
+		fprintf(stderr, "veza-health: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (opts->listen) {
+		if (!vh_config_parse_listen(opts->listen, &d.config->listen[0], err, sizeof(err))) {
+			vh_config_destroy(d.config);
+			return usage_error("--listen: %s", err);
+		}
+		d.config->n_listen = 1;
+	}
+	if (geteuid() == 0) {
+		vh_log(VH_LOG_WARN, "running as root; run the sidecar as an unprivileged user", NULL);
+	}
+	int code = EXIT_SUCCESS;
+	if (!daemon_start(&d, err, sizeof(err))) {
+		vh_log(VH_LOG_ERROR, "cannot start", "error", err, NULL);
+		code = EXIT_FAILURE;
+	} else {
+		char n_checks[16];
+		snprintf(n_checks, sizeof(n_checks), "%zu", d.config->n_checks);
+		log_listening(d.config);
+		vh_log(VH_LOG_INFO, "started", "version", VH_VERSION, "service", d.config->service,
+				"checks", n_checks, NULL);
+		if (event_base_dispatch(d.base) < 0) {
+			vh_log(VH_LOG_ERROR, "event loop failed", NULL);
+			code = EXIT_FAILURE;
+		}
+	}
+	daemon_stop(&d);
+	return code;
+}
+
+int main(int argc, char **argv) {
+	struct options opts = {0};
+	/* hiredis and evbuffer write to sockets that a peer may have closed. */
+	signal(SIGPIPE, SIG_IGN);
+	int code = parse_options(argc, argv, &opts);
+	if (code >= 0) {
+		return code;
+	}
+	if (opts.log_level) {
+		enum vh_log_level level;
+		if (!vh_log_parse_level(opts.log_level, &level)) {
+			return usage_error("--log-level takes debug, info, warn or error, got \"%s\"",
+					opts.log_level);
+		}
+		vh_log_set_level(level);
+	}
+	if (strcmp(opts.command, "probe") == 0) {
+		return run_probe(&opts);
+	}
+	if (strcmp(opts.command, "check-config") == 0) {
+		return run_check_config(&opts);
+	}
+	return run_serve(&opts);
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's packages, what building, running and testing veza-health needs.
+# Does nothing when everything is there already; uses sudo when not run as root.
+set -euo pipefail
+
+packages=(
+	build-essential meson ninja-build pkg-config
+	libevent-dev libhiredis-dev libpq-dev libjansson-dev
+	libcriterion-dev python3 python3-pytest
+	postgresql redis-server curl clang-format valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q >/dev/null
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+# The Debian packages start their own servers; the tests start private ones on free ports.
+if [ -d /run/systemd/system ]; then
+	$sudo systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
+fi
