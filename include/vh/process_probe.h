@@ -3,6 +3,7 @@
 #define VH_PROCESS_PROBE_H
 #include <stdbool.h>
 #include <stddef.h>
+
 #include "vh/check.h"
 #include "vh/compat.h"
 #include "vh/config.h"
