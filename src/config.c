@@ -1,1 +1,779 @@
-/* config.c - under construction in this session. */
+/* config.c - loads the JSON config file: ${VAR} expansion, strict validation, defaults. */
+#include "vh/config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vh/config_read.h"
+#include "vh/config_value.h"
+
+#define MS_SECOND INT64_C(1000)
+#define MS_MINUTE (60 * MS_SECOND)
+#define MS_HOUR (60 * MS_MINUTE)
+/* PID_MAX_LIMIT on 64-bit Linux: no pid, and so no count of threads, goes past it. */
+#define PID_LIMIT 4194304
+/* The kernel keeps 15 bytes of a command name in /proc/PID/comm; a longer one never matches. */
+#define COMM_MAX 15
+
+/* The keys a check shares with "defaults", in the order they are validated. */
+enum timing_key {
+	T_INTERVAL,
+	T_TIMEOUT,
+	T_FAIL_INTERVAL,
+	T_UNKNOWN_INTERVAL,
+	T_INITIAL_DELAY,
+	T_JITTER,
+	T_STALE_AFTER,
+	T_RISE,
+	T_FALL,
+	T_COUNT,
+};
+
+static const char *const timing_names[T_COUNT] = {"interval", "timeout", "fail_interval",
+		"unknown_interval", "initial_delay", "jitter", "stale_after", "rise", "fall"};
+
+/* Ranges of each timing key; durations in ms. jitter and stale_after are also checked against
+ * the intervals once all are known. */
+static const struct {
+	bool is_duration;
+	int64_t min, max;
+} timing_ranges[T_COUNT] = {
+		[T_INTERVAL] = {true, 10, 24 * MS_HOUR},
+		[T_TIMEOUT] = {true, 10, 10 * MS_MINUTE},
+		[T_FAIL_INTERVAL] = {true, 10, 24 * MS_HOUR},
+		[T_UNKNOWN_INTERVAL] = {true, 10, 24 * MS_HOUR},
+		[T_INITIAL_DELAY] = {true, 0, MS_HOUR},
+		[T_JITTER] = {true, 0, 12 * MS_HOUR},
+		[T_STALE_AFTER] = {true, 10, 168 * MS_HOUR},
+		[T_RISE] = {false, 1, 100},
+		[T_FALL] = {false, 1, 100},
+};
+
+/* Timing values of one check while they are merged with "defaults" and derived. */
+struct timing {
+	int64_t v[T_COUNT];
+	bool set[T_COUNT];
+	bool from_defaults[T_COUNT];
+};
+
+static const char *const top_keys[] = {"service", "listen", "defaults", "checks"};
+static const char *const check_keys[] = {"name", "type", "groups", "critical", "interval",
+		"timeout", "fail_interval", "unknown_interval", "initial_delay", "jitter",
+		"stale_after", "rise", "fall", "process", "cgroup"};
+static const char *const process_keys[] = {"pid", "pidfile", "comm", "cmdline", "self", "rss_warn",
+		"rss_fail", "threads_warn", "threads_fail"};
+static const char *const cgroup_keys[] = {"path", "memory_warn_percent", "memory_fail_percent",
+		"pressure_warn", "pressure_fail", "oom_kill"};
+
+static const struct {
+	const char *key;
+	enum vh_process_target target;
+} process_targets[] = {
+		{"pid", VH_PROCESS_PID},
+		{"pidfile", VH_PROCESS_PIDFILE},
+		{"comm", VH_PROCESS_COMM},
+		{"cmdline", VH_PROCESS_CMDLINE},
+		{"self", VH_PROCESS_SELF},
+};
+#define TARGETS_HINT "one of pid, pidfile, comm, cmdline or self"
+
+static const char *const oom_names[] = {
+		[VH_OOM_IGNORE] = "ignore", [VH_OOM_WARN] = "warn", [VH_OOM_FAIL] = "fail"};
+
+const char *vh_check_type_name(enum vh_check_type type) {
+	switch (type) {
+	case VH_CHECK_PROCESS:
+		return "process";
+	case VH_CHECK_CGROUP:
+		return "cgroup";
+	}
+	return "unknown";
+}
+
+/* True for 1 to 63 characters of a-z, 0-9 and the characters in punct, plus A-Z if upper. */
+static bool is_name(const char *s, const char *punct, bool upper) {
+	size_t len = strlen(s);
+	if (len < 1 || len >= VH_CONFIG_NAME_MAX) {
+		return false;
+	}
+	for (; *s; s++) {
+		bool ok = (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+				(upper && *s >= 'A' && *s <= 'Z') || strchr(punct, *s);
+		if (!ok) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool read_service(
+		const struct vh_config_reader *r, const json_t *root, struct vh_config *config) {
+	const char *service = "veza-service";
+	if (!vh_config_read_string(r, root, NULL, "service", &service)) {
+		return false;
+	}
+	if (!is_name(service, "_.-", true)) {
+		return vh_config_read_fail(r, NULL, "service",
+				"must be 1 to 63 characters of A-Z, a-z, 0-9, \"_\", \".\" or "
+				"\"-\", "
+				"got \"%.80s\"",
+				service);
+	}
+	snprintf(config->service, sizeof(config->service), "%s", service);
+	return true;
+}
+
+static bool add_listen(const struct vh_config_reader *r, const json_t *v, const char *path,
+		struct vh_config *config) {
+	char msg[256];
+	struct vh_listen *l = &config->listen[config->n_listen];
+	if (!json_is_string(v)) {
+		return vh_config_read_fail_type(
+				r, path, NULL, "an address string such as \":8099\"", v);
+	}
+	if (!vh_config_parse_listen(json_string_value(v), l, msg, sizeof(msg))) {
+		return vh_config_read_fail(r, path, NULL, "%s", msg);
+	}
+	for (size_t i = 0; i < config->n_listen; i++) {
+		if (config->listen[i].port == l->port &&
+				strcmp(config->listen[i].host, l->host) == 0) {
+			return vh_config_read_fail(r, path, NULL, "duplicate address \"%s\"",
+					json_string_value(v));
+		}
+	}
+	config->n_listen++;
+	return true;
+}
+
+static bool read_listen(
+		const struct vh_config_reader *r, const json_t *root, struct vh_config *config) {
+	const json_t *v = json_object_get(root, "listen");
+	char path[VH_CONFIG_PATH_LEN];
+	const json_t *item;
+	size_t i;
+	if (!v) {
+		config->listen[0].port = VH_CONFIG_DEFAULT_PORT;
+		config->n_listen = 1;
+		return true;
+	}
+	if (json_is_string(v)) {
+		return add_listen(r, v, "listen", config);
+	}
+	if (!json_is_array(v)) {
+		return vh_config_read_fail_type(r, "listen", NULL,
+				"an address string or an array of 1 to 4 of them", v);
+	}
+	if (json_array_size(v) < 1 || json_array_size(v) > VH_CONFIG_LISTEN_MAX) {
+		return vh_config_read_fail(r, "listen", NULL, "expected 1 to %d addresses, got %zu",
+				VH_CONFIG_LISTEN_MAX, json_array_size(v));
+	}
+	json_array_foreach(v, i, item) {
+		vh_config_read_path(path, sizeof(path), "listen[%zu]", i);
+		if (!add_listen(r, item, path, config)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool read_timing(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		struct timing *t) {
+	for (int k = 0; k < T_COUNT; k++) {
+		bool ok;
+		if (!json_object_get(obj, timing_names[k])) {
+			continue;
+		}
+		if (timing_ranges[k].is_duration) {
+			ok = vh_config_read_duration(r, obj, path, timing_names[k],
+					timing_ranges[k].min, timing_ranges[k].max, &t->v[k]);
+		} else {
+			ok = vh_config_read_int(r, obj, path, timing_names[k], timing_ranges[k].min,
+					timing_ranges[k].max, &t->v[k]);
+		}
+		if (!ok) {
+			return false;
+		}
+		t->set[k] = true;
+	}
+	return true;
+}
+
+static bool read_defaults(
+		const struct vh_config_reader *r, const json_t *root, struct timing *defaults) {
+	const json_t *v = json_object_get(root, "defaults");
+	if (!v) {
+		return true;
+	}
+	if (!json_is_object(v)) {
+		return vh_config_read_fail_type(r, "defaults", NULL, "an object", v);
+	}
+	return vh_config_read_keys(r, v, "defaults", timing_names, T_COUNT) &&
+			read_timing(r, v, "defaults", defaults);
+}
+
+static int64_t max3(int64_t a, int64_t b, int64_t c) {
+	int64_t m = a > b ? a : b;
+	return m > c ? m : c;
+}
+
+/* The longest wait between two runs, before jitter. */
+static int64_t longest_interval(const struct timing *t) {
+	return max3(t->v[T_INTERVAL], t->v[T_FAIL_INTERVAL], t->v[T_UNKNOWN_INTERVAL]);
+}
+
+/* Fills what neither the check nor "defaults" set; later keys derive from earlier ones. */
+static void derive_timing(struct timing *t) {
+	int64_t derived[T_COUNT];
+	derived[T_INTERVAL] = 5 * MS_SECOND;
+	derived[T_TIMEOUT] = MS_SECOND;
+	for (int k = 0; k < T_COUNT; k++) {
+		switch (k) {
+		case T_FAIL_INTERVAL:
+			derived[k] = t->v[T_INTERVAL];
+			break;
+		case T_UNKNOWN_INTERVAL:
+			derived[k] = t->v[T_INTERVAL] < MS_SECOND ? t->v[T_INTERVAL] : MS_SECOND;
+			break;
+		case T_INITIAL_DELAY:
+			derived[k] = 0;
+			break;
+		case T_JITTER:
+			derived[k] = t->v[T_INTERVAL] / 10;
+			break;
+		case T_STALE_AFTER:
+			derived[k] = 3 * longest_interval(t) + t->v[T_TIMEOUT] + t->v[T_JITTER];
+			break;
+		case T_RISE:
+		case T_FALL:
+			derived[k] = 1;
+			break;
+		}
+		if (!t->set[k]) {
+			t->v[k] = derived[k];
+		}
+	}
+}
+
+static const char *origin(const struct timing *t, enum timing_key k) {
+	return t->from_defaults[k] ? " (set in defaults)" : "";
+}
+
+/* The rules between keys: jitter stays within half an interval, and a check is only called
+ * stale once a whole round (longest interval, timeout, jitter) has been missed. */
+static bool check_timing(
+		const struct vh_config_reader *r, const char *path, const struct timing *t) {
+	char a[VH_CONFIG_DURATION_LEN], b[VH_CONFIG_DURATION_LEN], c[VH_CONFIG_DURATION_LEN];
+	char d[VH_CONFIG_DURATION_LEN], got[VH_CONFIG_DURATION_LEN];
+	if (t->v[T_JITTER] > t->v[T_INTERVAL] / 2) {
+		vh_config_value_format_duration(t->v[T_INTERVAL], a, sizeof(a));
+		vh_config_value_format_duration(t->v[T_JITTER], got, sizeof(got));
+		return vh_config_read_fail(r, path, "jitter",
+				"must be at most half of interval (%s), got %s%s", a, got,
+				origin(t, T_JITTER));
+	}
+	int64_t round = longest_interval(t) + t->v[T_TIMEOUT] + t->v[T_JITTER];
+	if (t->v[T_STALE_AFTER] <= round) {
+		vh_config_value_format_duration(longest_interval(t), a, sizeof(a));
+		vh_config_value_format_duration(t->v[T_TIMEOUT], b, sizeof(b));
+		vh_config_value_format_duration(t->v[T_JITTER], c, sizeof(c));
+		vh_config_value_format_duration(round, d, sizeof(d));
+		vh_config_value_format_duration(t->v[T_STALE_AFTER], got, sizeof(got));
+		return vh_config_read_fail(r, path, "stale_after",
+				"must be longer than the longest interval + timeout + jitter "
+				"(%s + %s + %s = %s), got %s%s",
+				a, b, c, d, got, origin(t, T_STALE_AFTER));
+	}
+	return true;
+}
+
+static void apply_timing(struct vh_check_config *check, const struct timing *t) {
+	check->interval_ms = t->v[T_INTERVAL];
+	check->timeout_ms = t->v[T_TIMEOUT];
+	check->fail_interval_ms = t->v[T_FAIL_INTERVAL];
+	check->unknown_interval_ms = t->v[T_UNKNOWN_INTERVAL];
+	check->initial_delay_ms = t->v[T_INITIAL_DELAY];
+	check->jitter_ms = t->v[T_JITTER];
+	check->stale_after_ms = t->v[T_STALE_AFTER];
+	check->rise = (unsigned)t->v[T_RISE];
+	check->fall = (unsigned)t->v[T_FALL];
+}
+
+static bool read_check_timing(const struct vh_config_reader *r, const json_t *entry,
+		const char *path, const struct timing *defaults, struct vh_check_config *check) {
+	struct timing t = {0};
+	if (!read_timing(r, entry, path, &t)) {
+		return false;
+	}
+	for (int k = 0; k < T_COUNT; k++) {
+		if (!t.set[k] && defaults->set[k]) {
+			t.v[k] = defaults->v[k];
+			t.set[k] = t.from_defaults[k] = true;
+		}
+	}
+	derive_timing(&t);
+	if (!check_timing(r, path, &t)) {
+		return false;
+	}
+	apply_timing(check, &t);
+	return true;
+}
+
+static bool read_check_name(const struct vh_config_reader *r, const json_t *entry, const char *path,
+		const struct vh_config *config, struct vh_check_config *check) {
+	const char *name = NULL;
+	if (!vh_config_read_string(r, entry, path, "name", &name)) {
+		return false;
+	}
+	if (!name) {
+		return vh_config_read_fail(r, path, NULL, "missing required key \"name\"");
+	}
+	if (!is_name(name, "_-", false)) {
+		return vh_config_read_fail(r, path, "name",
+				"must be 1 to 63 characters of a-z, 0-9, \"_\" or \"-\", "
+				"got \"%.80s\"",
+				name);
+	}
+	/* check is the last entry of config->checks, so the ones before it are the earlier ones. */
+	for (const struct vh_check_config *other = config->checks; other < check; other++) {
+		if (strcmp(other->name, name) == 0) {
+			return vh_config_read_fail(
+					r, path, "name", "duplicate check name \"%s\"", name);
+		}
+	}
+	snprintf(check->name, sizeof(check->name), "%s", name);
+	return true;
+}
+
+static bool read_check_type(const struct vh_config_reader *r, const json_t *entry, const char *path,
+		struct vh_check_config *check) {
+	static const enum vh_check_type types[] = {VH_CHECK_PROCESS, VH_CHECK_CGROUP};
+	const char *type = NULL;
+	if (!vh_config_read_string(r, entry, path, "type", &type)) {
+		return false;
+	}
+	if (!type) {
+		return vh_config_read_fail(r, path, NULL, "missing required key \"type\"");
+	}
+	for (size_t i = 0; i < VH_ARRAY_LEN(types); i++) {
+		if (strcmp(type, vh_check_type_name(types[i])) == 0) {
+			check->type = types[i];
+			return true;
+		}
+	}
+	return vh_config_read_fail(r, path, "type",
+			"unknown check type \"%.80s\" (expected process or cgroup)", type);
+}
+
+/* Returns the enum vh_group bit for a group name, or 0 for an unknown one. */
+static unsigned group_bit(const char *name) {
+	if (strcmp(name, "liveness") == 0) {
+		return VH_GROUP_LIVENESS;
+	}
+	if (strcmp(name, "readiness") == 0) {
+		return VH_GROUP_READINESS;
+	}
+	return 0;
+}
+
+static bool read_groups(const struct vh_config_reader *r, const json_t *entry, const char *path,
+		unsigned *out) {
+	const json_t *v = json_object_get(entry, "groups");
+	char item_path[VH_CONFIG_PATH_LEN], got[96];
+	const json_t *item;
+	unsigned groups = 0;
+	size_t i;
+	if (!v) {
+		return true;
+	}
+	if (!json_is_array(v)) {
+		return vh_config_read_fail_type(
+				r, path, "groups", "an array of \"liveness\" and \"readiness\"", v);
+	}
+	json_array_foreach(v, i, item) {
+		const char *name = json_is_string(item) ? json_string_value(item) : "";
+		unsigned bit = group_bit(name);
+		vh_config_read_path(item_path, sizeof(item_path), "%s.groups[%zu]", path, i);
+		if (!bit) {
+			return vh_config_read_fail(r, item_path, NULL,
+					"unknown group %s (expected liveness or readiness)",
+					vh_config_read_describe(item, got, sizeof(got)));
+		}
+		if (groups & bit) {
+			return vh_config_read_fail(
+					r, item_path, NULL, "duplicate group \"%s\"", name);
+		}
+		groups |= bit;
+	}
+	*out = groups;
+	return true;
+}
+
+/* Keeps a copy of a string the config owns. */
+static bool keep(const struct vh_config_reader *r, const char *text, char **out) {
+	*out = strdup(text);
+	return *out ? true : vh_config_read_fail_oom(r);
+}
+
+/* Finds the one target key of a process object. */
+static bool find_process_target(const struct vh_config_reader *r, const json_t *obj,
+		const char *path, struct vh_process_config *p) {
+	const char *given = NULL;
+	for (size_t i = 0; i < VH_ARRAY_LEN(process_targets); i++) {
+		if (!json_object_get(obj, process_targets[i].key)) {
+			continue;
+		}
+		if (given) {
+			return vh_config_read_fail(r, path, NULL,
+					"both %s and %s are set; give exactly " TARGETS_HINT, given,
+					process_targets[i].key);
+		}
+		given = process_targets[i].key;
+		p->target = process_targets[i].target;
+	}
+	return given ? true : vh_config_read_fail(r, path, NULL, "needs " TARGETS_HINT);
+}
+
+/* Checks the text of a pidfile, comm or cmdline target. Returns what is wrong, or NULL. */
+static const char *target_text_problem(enum vh_process_target target, const char *text) {
+	switch (target) {
+	case VH_PROCESS_PIDFILE:
+		/* The daemon's working directory is not part of its contract. */
+		return text[0] == '/' ? NULL : "must be an absolute path";
+	case VH_PROCESS_COMM:
+		return strlen(text) >= 1 && strlen(text) <= COMM_MAX
+				? NULL
+				: "must be 1 to 15 bytes, as in /proc/PID/comm (use cmdline for "
+				  "longer names)";
+	case VH_PROCESS_CMDLINE:
+		return text[0] != '\0' ? NULL : "must not be empty";
+	default:
+		return NULL;
+	}
+}
+
+static bool read_target_text(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		const char *key, struct vh_process_config *p, char **out) {
+	const char *text = NULL;
+	if (!vh_config_read_string(r, obj, path, key, &text)) {
+		return false;
+	}
+	const char *problem = target_text_problem(p->target, text);
+	if (problem) {
+		return vh_config_read_fail(r, path, key, "%s, got \"%.80s\"", problem, text);
+	}
+	return keep(r, text, out);
+}
+
+static bool read_process_target(const struct vh_config_reader *r, const json_t *obj,
+		const char *path, struct vh_process_config *p) {
+	int64_t pid = 0;
+	bool self = true;
+	switch (p->target) {
+	case VH_PROCESS_SELF:
+		if (!vh_config_read_bool(r, obj, path, "self", &self)) {
+			return false;
+		}
+		return self ? true
+			    : vh_config_read_fail(r, path, "self", "must be true when given");
+	case VH_PROCESS_PID:
+		if (!vh_config_read_int(r, obj, path, "pid", 1, PID_LIMIT, &pid)) {
+			return false;
+		}
+		p->pid = (pid_t)pid;
+		return true;
+	case VH_PROCESS_PIDFILE:
+		return read_target_text(r, obj, path, "pidfile", p, &p->pidfile);
+	case VH_PROCESS_COMM:
+		return read_target_text(r, obj, path, "comm", p, &p->comm);
+	case VH_PROCESS_CMDLINE:
+		return read_target_text(r, obj, path, "cmdline", p, &p->cmdline);
+	}
+	return false;
+}
+
+/* Thresholds of 0 are off, so the order only matters when both are set. */
+static bool check_order(const struct vh_config_reader *r, const char *path, const char *warn_key,
+		const char *fail_key, uint64_t warn, uint64_t fail_at) {
+	if (warn > 0 && fail_at > 0 && warn > fail_at) {
+		return vh_config_read_fail(r, path, warn_key,
+				"must not be above %s (%" PRIu64 " > %" PRIu64 ")", fail_key, warn,
+				fail_at);
+	}
+	return true;
+}
+
+static bool check_percent_order(const struct vh_config_reader *r, const char *path,
+		const char *warn_key, const char *fail_key, double warn, double fail_at) {
+	if (warn > 0 && fail_at > 0 && warn > fail_at) {
+		return vh_config_read_fail(r, path, warn_key, "must not be above %s (%g > %g)",
+				fail_key, warn, fail_at);
+	}
+	return true;
+}
+
+static bool read_process(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		struct vh_process_config *p) {
+	int64_t threads_warn = 0, threads_fail = 0;
+	if (!vh_config_read_keys(r, obj, path, process_keys, VH_ARRAY_LEN(process_keys)) ||
+			!find_process_target(r, obj, path, p) ||
+			!read_process_target(r, obj, path, p) ||
+			!vh_config_read_bytes(r, obj, path, "rss_warn", &p->rss_warn_bytes) ||
+			!vh_config_read_bytes(r, obj, path, "rss_fail", &p->rss_fail_bytes) ||
+			!vh_config_read_int(r, obj, path, "threads_warn", 0, PID_LIMIT,
+					&threads_warn) ||
+			!vh_config_read_int(r, obj, path, "threads_fail", 0, PID_LIMIT,
+					&threads_fail)) {
+		return false;
+	}
+	p->threads_warn = (uint64_t)threads_warn;
+	p->threads_fail = (uint64_t)threads_fail;
+	return check_order(r, path, "rss_warn", "rss_fail", p->rss_warn_bytes, p->rss_fail_bytes) &&
+			check_order(r, path, "threads_warn", "threads_fail", p->threads_warn,
+					p->threads_fail);
+}
+
+static bool read_oom_policy(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		enum vh_oom_policy *out) {
+	const char *text = NULL;
+	if (!vh_config_read_string(r, obj, path, "oom_kill", &text)) {
+		return false;
+	}
+	for (size_t i = 0; text && i < VH_ARRAY_LEN(oom_names); i++) {
+		if (strcmp(text, oom_names[i]) == 0) {
+			*out = (enum vh_oom_policy)i;
+			return true;
+		}
+	}
+	if (text) {
+		return vh_config_read_fail(r, path, "oom_kill",
+				"unknown policy \"%.80s\" (expected ignore, warn or fail)", text);
+	}
+	return true;
+}
+
+static bool read_cgroup_keys(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		struct vh_cgroup_config *c, const char **dir) {
+	return vh_config_read_keys(r, obj, path, cgroup_keys, VH_ARRAY_LEN(cgroup_keys)) &&
+			vh_config_read_string(r, obj, path, "path", dir) &&
+			vh_config_read_percent(r, obj, path, "memory_warn_percent",
+					&c->memory_warn_percent) &&
+			vh_config_read_percent(r, obj, path, "memory_fail_percent",
+					&c->memory_fail_percent) &&
+			vh_config_read_percent(r, obj, path, "pressure_warn", &c->pressure_warn) &&
+			vh_config_read_percent(r, obj, path, "pressure_fail", &c->pressure_fail) &&
+			read_oom_policy(r, obj, path, &c->oom_kill);
+}
+
+/* obj may be NULL: every cgroup key has a default. */
+static bool read_cgroup(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		struct vh_cgroup_config *c) {
+	const char *dir = "/sys/fs/cgroup";
+	c->memory_warn_percent = 85;
+	c->memory_fail_percent = 95;
+	c->pressure_warn = 10;
+	c->pressure_fail = 40;
+	c->oom_kill = VH_OOM_WARN;
+	if (obj && !read_cgroup_keys(r, obj, path, c, &dir)) {
+		return false;
+	}
+	if (dir[0] != '/') {
+		return vh_config_read_fail(
+				r, path, "path", "must be an absolute path, got \"%.80s\"", dir);
+	}
+	return check_percent_order(r, path, "memory_warn_percent", "memory_fail_percent",
+			       c->memory_warn_percent, c->memory_fail_percent) &&
+			check_percent_order(r, path, "pressure_warn", "pressure_fail",
+					c->pressure_warn, c->pressure_fail) &&
+			keep(r, dir, &c->path);
+}
+
+/* The object named after the type: required for process, optional for cgroup, refused for a
+ * type it does not belong to. */
+static bool read_type_object(const struct vh_config_reader *r, const json_t *entry,
+		const char *path, struct vh_check_config *check) {
+	static const enum vh_check_type types[] = {VH_CHECK_PROCESS, VH_CHECK_CGROUP};
+	const char *key = vh_check_type_name(check->type);
+	const json_t *obj = json_object_get(entry, key);
+	char sub[VH_CONFIG_PATH_LEN];
+	for (size_t i = 0; i < VH_ARRAY_LEN(types); i++) {
+		const char *other = vh_check_type_name(types[i]);
+		if (types[i] != check->type && json_object_get(entry, other)) {
+			return vh_config_read_fail(r, path, other,
+					"not allowed for a check of type \"%s\"", key);
+		}
+	}
+	if (obj && !json_is_object(obj)) {
+		return vh_config_read_fail_type(r, path, key, "an object", obj);
+	}
+	vh_config_read_path(sub, sizeof(sub), "%s.%s", path, key);
+	switch (check->type) {
+	case VH_CHECK_PROCESS:
+		if (!obj) {
+			return vh_config_read_fail(
+					r, path, NULL, "missing required key \"process\"");
+		}
+		return read_process(r, obj, sub, &check->u.process);
+	case VH_CHECK_CGROUP:
+		return read_cgroup(r, obj, sub, &check->u.cgroup);
+	}
+	return false;
+}
+
+static bool read_check(const struct vh_config_reader *r, const json_t *entry, const char *path,
+		const struct timing *defaults, const struct vh_config *config,
+		struct vh_check_config *check) {
+	check->groups = VH_GROUP_LIVENESS;
+	check->critical = true;
+	if (!json_is_object(entry)) {
+		return vh_config_read_fail_type(r, path, NULL, "an object", entry);
+	}
+	return vh_config_read_keys(r, entry, path, check_keys, VH_ARRAY_LEN(check_keys)) &&
+			read_check_name(r, entry, path, config, check) &&
+			read_check_type(r, entry, path, check) &&
+			read_groups(r, entry, path, &check->groups) &&
+			vh_config_read_bool(r, entry, path, "critical", &check->critical) &&
+			read_check_timing(r, entry, path, defaults, check) &&
+			read_type_object(r, entry, path, check);
+}
+
+static void init_sidecar(struct vh_check_config *check) {
+	struct timing t = {0};
+	memset(check, 0, sizeof(*check));
+	snprintf(check->name, sizeof(check->name), "%s", VH_CONFIG_SIDECAR_NAME);
+	check->type = VH_CHECK_PROCESS;
+	check->u.process.target = VH_PROCESS_SELF;
+	t.v[T_INTERVAL] = 10 * MS_SECOND;
+	t.v[T_TIMEOUT] = MS_SECOND;
+	t.set[T_INTERVAL] = t.set[T_TIMEOUT] = true;
+	derive_timing(&t);
+	apply_timing(check, &t);
+}
+
+/* True when check equals the built-in one, as in the output of vh_config_dump(). */
+static bool is_sidecar(const struct vh_check_config *check) {
+	struct vh_check_config b;
+	init_sidecar(&b);
+	const struct vh_process_config *p = &check->u.process, *bp = &b.u.process;
+	return check->type == b.type && check->groups == b.groups &&
+			check->critical == b.critical && check->interval_ms == b.interval_ms &&
+			check->timeout_ms == b.timeout_ms &&
+			check->fail_interval_ms == b.fail_interval_ms &&
+			check->unknown_interval_ms == b.unknown_interval_ms &&
+			check->initial_delay_ms == b.initial_delay_ms &&
+			check->jitter_ms == b.jitter_ms &&
+			check->stale_after_ms == b.stale_after_ms && check->rise == b.rise &&
+			check->fall == b.fall && p->target == bp->target &&
+			p->rss_warn_bytes == bp->rss_warn_bytes &&
+			p->rss_fail_bytes == bp->rss_fail_bytes &&
+			p->threads_warn == bp->threads_warn && p->threads_fail == bp->threads_fail;
+}
+
+static bool names_sidecar(const json_t *entry) {
+	const json_t *name = json_object_get(entry, "name");
+	return json_is_string(name) && strcmp(json_string_value(name), VH_CONFIG_SIDECAR_NAME) == 0;
+}
+
+static void free_check(struct vh_check_config *check) {
+	switch (check->type) {
+	case VH_CHECK_PROCESS:
+		free(check->u.process.pidfile);
+		free(check->u.process.comm);
+		free(check->u.process.cmdline);
+		break;
+	case VH_CHECK_CGROUP:
+		free(check->u.cgroup.path);
+		break;
+	}
+}
+
+/* A "sidecar" entry is accepted only as an exact copy of the built-in check, so that the output
+ * of vh_config_dump() loads again; it is then dropped and the built-in one appended as always. */
+static bool read_checks(const struct vh_config_reader *r, const json_t *root,
+		const struct timing *defaults, struct vh_config *config) {
+	const json_t *checks = json_object_get(root, "checks"), *entry;
+	char path[VH_CONFIG_PATH_LEN];
+	size_t i, n_user = 0;
+	if (!checks) {
+		return vh_config_read_fail(r, "checks", NULL, "missing (give [] for no checks)");
+	}
+	if (!json_is_array(checks)) {
+		return vh_config_read_fail_type(r, "checks", NULL, "an array", checks);
+	}
+	json_array_foreach(checks, i, entry) {
+		n_user += !names_sidecar(entry);
+	}
+	if (n_user > VH_CONFIG_CHECKS_MAX) {
+		return vh_config_read_fail(r, "checks", NULL,
+				"at most %d checks are allowed, got %zu", VH_CONFIG_CHECKS_MAX,
+				n_user);
+	}
+	config->checks = calloc(json_array_size(checks) + 1, sizeof(*config->checks));
+	if (!config->checks) {
+		return vh_config_read_fail_oom(r);
+	}
+	json_array_foreach(checks, i, entry) {
+		struct vh_check_config *check = &config->checks[config->n_checks++];
+		bool reserved = names_sidecar(entry);
+		vh_config_read_path(path, sizeof(path), "checks[%zu]", i);
+		bool ok = read_check(r, entry, path, defaults, config, check);
+		if (reserved && (!ok || !is_sidecar(check))) {
+			/* Whatever else is wrong with it, the name is what has to change. */
+			return vh_config_read_fail(r, path, "name",
+					"\"sidecar\" is reserved for the built-in check");
+		}
+		if (!ok) {
+			return false;
+		}
+		if (reserved) {
+			free_check(check);
+			memset(check, 0, sizeof(*check));
+			config->n_checks--;
+		}
+	}
+	init_sidecar(&config->checks[config->n_checks++]);
+	return true;
+}
+
+static bool read_config(
+		const struct vh_config_reader *r, const json_t *root, struct vh_config *config) {
+	struct timing defaults = {0};
+	return vh_config_read_keys(r, root, NULL, top_keys, VH_ARRAY_LEN(top_keys)) &&
+			read_service(r, root, config) && read_listen(r, root, config) &&
+			read_defaults(r, root, &defaults) &&
+			read_checks(r, root, &defaults, config);
+}
+
+struct vh_config *vh_config_load(const char *path, char *err, size_t err_len) {
+	struct vh_config_reader r = {path, err, err_len};
+	struct vh_config *config = calloc(1, sizeof(*config));
+	json_t *root = NULL;
+	if (!config || !(config->path = strdup(path))) {
+		vh_config_read_fail_oom(&r);
+		goto error;
+	}
+	root = vh_config_read_file(&r);
+	if (!root || !vh_config_read_expand_env(&r, root) || !read_config(&r, root, config)) {
+		goto error;
+	}
+	json_decref(root);
+	return config;
+
+error:
+	json_decref(root);
+	vh_config_destroy(config);
+	return NULL;
+}
+
+void vh_config_destroy(struct vh_config *config) {
+	if (!config) {
+		return;
+	}
+	for (size_t i = 0; i < config->n_checks; i++) {
+		free_check(&config->checks[i]);
+	}
+	free(config->checks);
+	free(config->path);
+	free(config);
+}

@@ -1,0 +1,299 @@
+/* config_read.c - path-aware, typed reads of the config's JSON tree, one error each. */
+#include "vh/config_read.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vh/config.h"
+#include "vh/config_value.h"
+
+#define DURATION_HINT "expected a duration such as \"250ms\", \"1.5s\", \"2m\" or \"1h\""
+
+/* Keeps a message on one line: values quoted in it may hold newlines or other control bytes. */
+static void flatten(char *text) {
+	for (; *text; text++) {
+		if ((unsigned char)*text < 0x20 || *text == 0x7f) {
+			*text = '?';
+		}
+	}
+}
+
+bool vh_config_read_fail(const struct vh_config_reader *r, const char *path, const char *key,
+		const char *fmt, ...) {
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	bool has_path = path && *path, has_key = key && *key;
+	snprintf(r->err, r->err_len, "%s: %s%s%s%s%s", r->file, has_path ? path : "",
+			has_path && has_key ? "." : "", has_key ? key : "",
+			has_path || has_key ? ": " : "", msg);
+	flatten(r->err);
+	return false;
+}
+
+void vh_config_read_path(char *buf, size_t len, const char *fmt, ...) {
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+bool vh_config_read_fail_oom(const struct vh_config_reader *r) {
+	return vh_config_read_fail(r, NULL, NULL, "out of memory");
+}
+
+const char *vh_config_read_describe(const json_t *v, char *buf, size_t len) {
+	const char *text;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		/* A value that came from the environment may be a secret; show it no more than
+		 * vh_config_dump() would. */
+		text = vh_config_redact_value("", json_string_value(v));
+		snprintf(buf, len, "\"%.60s%s\"", text, strlen(text) > 60 ? "..." : "");
+		return buf;
+	case JSON_INTEGER:
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		return buf;
+	case JSON_REAL:
+		snprintf(buf, len, "%g", json_real_value(v));
+		return buf;
+	case JSON_TRUE:
+		return "true";
+	case JSON_FALSE:
+		return "false";
+	case JSON_NULL:
+		return "null";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_OBJECT:
+		return "an object";
+	}
+	return "a value";
+}
+
+bool vh_config_read_fail_type(const struct vh_config_reader *r, const char *path, const char *key,
+		const char *what, const json_t *v) {
+	char got[96];
+	return vh_config_read_fail(r, path, key, "expected %s, got %s", what,
+			vh_config_read_describe(v, got, sizeof(got)));
+}
+
+static bool is_in(const char *key, const char *const *list, size_t n) {
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(key, list[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+bool vh_config_read_keys(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		const char *const *allowed, size_t n_allowed) {
+	const char *key;
+	json_t *value;
+	/* jansson's iterators take a non-const object; nothing here changes it. */
+	json_object_foreach((json_t *)obj, key, value) {
+		if (is_in(key, allowed, n_allowed)) {
+			continue;
+		}
+		const char *guess = vh_config_value_suggest(key, allowed, n_allowed);
+		if (guess) {
+			return vh_config_read_fail(r, path, NULL,
+					"unknown key \"%.80s\" (did you mean \"%s\"?)", key, guess);
+		}
+		return vh_config_read_fail(r, path, NULL, "unknown key \"%.80s\"", key);
+	}
+	return true;
+}
+
+bool vh_config_read_string(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		const char *key, const char **out) {
+	const json_t *v = json_object_get(obj, key);
+	if (v && !json_is_string(v)) {
+		return vh_config_read_fail_type(r, path, key, "a string", v);
+	}
+	if (v) {
+		*out = json_string_value(v);
+	}
+	return true;
+}
+
+bool vh_config_read_bool(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		const char *key, bool *out) {
+	const json_t *v = json_object_get(obj, key);
+	if (v && !json_is_boolean(v)) {
+		return vh_config_read_fail_type(r, path, key, "true or false", v);
+	}
+	if (v) {
+		*out = json_is_true(v);
+	}
+	return true;
+}
+
+bool vh_config_read_int(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		const char *key, int64_t min, int64_t max, int64_t *out) {
+	const json_t *v = json_object_get(obj, key);
+	if (!v) {
+		return true;
+	}
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		char got[96];
+		return vh_config_read_fail(r, path, key,
+				"expected an integer from %" PRId64 " to %" PRId64 ", got %s", min,
+				max, vh_config_read_describe(v, got, sizeof(got)));
+	}
+	*out = json_integer_value(v);
+	return true;
+}
+
+bool vh_config_read_duration(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		const char *key, int64_t min, int64_t max, int64_t *out) {
+	const json_t *v = json_object_get(obj, key);
+	char got[96], lo[VH_CONFIG_DURATION_LEN], hi[VH_CONFIG_DURATION_LEN];
+	int64_t ms;
+	if (!v) {
+		return true;
+	}
+	if (json_is_integer(v)) {
+		ms = json_integer_value(v);
+	} else if (!json_is_string(v) || !vh_config_parse_duration(json_string_value(v), &ms)) {
+		return vh_config_read_fail(r, path, key, DURATION_HINT ", got %s",
+				vh_config_read_describe(v, got, sizeof(got)));
+	}
+	if (ms < min || ms > max) {
+		vh_config_value_format_duration(min, lo, sizeof(lo));
+		vh_config_value_format_duration(max, hi, sizeof(hi));
+		return vh_config_read_fail(r, path, key, "must be between %s and %s, got %s", lo,
+				hi, vh_config_read_describe(v, got, sizeof(got)));
+	}
+	*out = ms;
+	return true;
+}
+
+bool vh_config_read_bytes(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		const char *key, uint64_t *out) {
+	const json_t *v = json_object_get(obj, key);
+	uint64_t bytes = 0;
+	bool ok;
+	if (!v) {
+		return true;
+	}
+	if (json_is_integer(v)) {
+		ok = json_integer_value(v) >= 0;
+		bytes = (uint64_t)json_integer_value(v);
+	} else {
+		ok = json_is_string(v) && vh_config_parse_bytes(json_string_value(v), &bytes) &&
+				bytes <= INT64_MAX;
+	}
+	if (!ok) {
+		char got[96];
+		return vh_config_read_fail(r, path, key,
+				"expected a size such as 1048576, \"512MiB\" or \"1.5GB\" "
+				"(at most 2^63-1 bytes), got %s",
+				vh_config_read_describe(v, got, sizeof(got)));
+	}
+	*out = bytes;
+	return true;
+}
+
+bool vh_config_read_percent(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		const char *key, double *out) {
+	const json_t *v = json_object_get(obj, key);
+	if (!v) {
+		return true;
+	}
+	if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 100) {
+		return vh_config_read_fail_type(r, path, key, "a number from 0 to 100", v);
+	}
+	*out = json_number_value(v);
+	return true;
+}
+
+static bool expand_string(const struct vh_config_reader *r, json_t *v, const char *path) {
+	const char *text = json_string_value(v);
+	char msg[256];
+	if (!strchr(text, '$')) {
+		return true;
+	}
+	char *expanded = vh_config_value_expand_env(text, msg, sizeof(msg));
+	if (!expanded) {
+		return vh_config_read_fail(r, path, NULL, "%s", msg);
+	}
+	int rc = json_string_set(v, expanded);
+	free(expanded);
+	if (rc != 0) {
+		return vh_config_read_fail(r, path, NULL,
+				"is not valid UTF-8 once environment variables are expanded");
+	}
+	return true;
+}
+
+/* Expands ${VAR} in every string value (keys stay as written), depth first in file order. */
+static bool expand_tree(const struct vh_config_reader *r, json_t *v, const char *path) {
+	char child[VH_CONFIG_PATH_LEN];
+	const char *key;
+	json_t *item;
+	size_t i;
+	if (json_is_string(v)) {
+		return expand_string(r, v, path);
+	}
+	json_object_foreach(v, key, item) {
+		vh_config_read_path(child, sizeof(child), "%s%s%s", path, *path ? "." : "", key);
+		if (!expand_tree(r, item, child)) {
+			return false;
+		}
+	}
+	json_array_foreach(v, i, item) {
+		vh_config_read_path(child, sizeof(child), "%s[%zu]", path, i);
+		if (!expand_tree(r, item, child)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+json_t *vh_config_read_file(const struct vh_config_reader *r) {
+	json_error_t error;
+	struct stat st;
+	char got[96];
+	FILE *f = fopen(r->file, "r");
+	if (!f) {
+		int e = errno;
+		vh_config_read_fail(r, NULL, NULL, "cannot open: %s", strerror(e));
+		return NULL;
+	}
+	/* fopen() opens a directory for reading; only the first read fails, and jansson would
+	 * call that an early end of file. */
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		vh_config_read_fail(r, NULL, NULL, "cannot read: %s", strerror(EISDIR));
+		return NULL;
+	}
+	json_t *root = json_loadf(f, JSON_REJECT_DUPLICATES, &error);
+	fclose(f);
+	/* jansson names the source "<stream>", so the file name is put in here. */
+	if (!root) {
+		snprintf(r->err, r->err_len, "%s:%d:%d: %s", r->file, error.line, error.column,
+				error.text);
+		flatten(r->err);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		vh_config_read_fail(r, NULL, NULL, "expected an object at the top level, got %s",
+				vh_config_read_describe(root, got, sizeof(got)));
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+bool vh_config_read_expand_env(const struct vh_config_reader *r, json_t *root) {
+	return expand_tree(r, root, "");
+}
