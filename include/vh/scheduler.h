@@ -33,7 +33,8 @@ void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service
 
 /* The delay before a check's next run, given its settled status: unknown_interval while UNKNOWN
  * or while a flip is pending, fail_interval while FAIL, interval otherwise, plus a jitter drawn
- * uniformly from [0, jitter_ms] with random (any 32-bit value). Pure; exposed for tests. */
+ * uniformly from [0, jitter_ms] with random (any 32-bit value); for an interval shorter than the
+ * normal one, jitter_ms shrinks in the same proportion. Pure; exposed for tests. */
 int64_t vh_scheduler_next_delay(const struct vh_check_config *config,
 		const struct vh_check_state *state, uint32_t random);
 

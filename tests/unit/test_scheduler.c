@@ -310,6 +310,19 @@ Test(scheduler_delay, jitter_stays_in_bounds) {
 	cr_assert_gt(hi, 1090, "and up to interval + jitter");
 }
 
+Test(scheduler_delay, jitter_shrinks_with_faster_intervals) {
+	struct vh_check_config config = make_config("j", 3600000, 100);
+	struct vh_check_state state;
+	config.jitter_ms = 360000;
+	config.unknown_interval_ms = 1000;
+	vh_state_init(&state, &config);
+	cr_assert_eq(vh_scheduler_next_delay(&config, &state, 100), 1100);
+	cr_assert_leq(vh_scheduler_next_delay(&config, &state, 12345), 1100,
+			"a 1 s retry under a 1 h interval gets at most 100 ms of jitter");
+	state.status = VH_STATUS_PASS;
+	cr_assert_eq(vh_scheduler_next_delay(&config, &state, 360000), 3960000);
+}
+
 Test(scheduler_delay, no_jitter_means_exact) {
 	struct vh_check_config config = make_config("j", 1000, 100);
 	struct vh_check_state state;
