@@ -19,8 +19,8 @@ const char *vh_status_name(enum vh_status status) {
 	return "unknown";
 }
 
-void vh_check_result_set(struct vh_check_result *result, enum vh_status status, const char *fmt,
-		...) {
+void vh_check_result_set(
+		struct vh_check_result *result, enum vh_status status, const char *fmt, ...) {
 	va_list ap;
 	result->status = status;
 	result->n_measures = 0;
@@ -42,8 +42,8 @@ bool vh_check_result_add_measure(struct vh_check_result *result, const char *key
 	return true;
 }
 
-void vh_check_result_raise(struct vh_check_result *result, enum vh_status status, const char *fmt,
-		...) {
+void vh_check_result_raise(
+		struct vh_check_result *result, enum vh_status status, const char *fmt, ...) {
 	if (status <= result->status) {
 		return;
 	}

@@ -60,8 +60,8 @@ static void send_reply(struct evhttp_request *req, int code, const char *content
 }
 
 /* Errors are rare, so building them with jansson (which escapes for us) costs nothing. */
-static void send_error(struct evhttp_request *req, struct evbuffer *body, int code,
-		const char *message) {
+static void send_error(
+		struct evhttp_request *req, struct evbuffer *body, int code, const char *message) {
 	json_t *json = json_pack("{s:s,s:i}", "error", message, "status", code);
 	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
 	evbuffer_add_printf(body, "%s", text ? text : "{\"error\":\"out of memory\"}");
@@ -70,8 +70,8 @@ static void send_error(struct evhttp_request *req, struct evbuffer *body, int co
 	send_reply(req, code, "application/json", body);
 }
 
-static void serve(struct vh_http_server *server, struct evhttp_request *req,
-		struct evbuffer *body) {
+static void serve(
+		struct vh_http_server *server, struct evhttp_request *req, struct evbuffer *body) {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
 	struct vh_request request;
@@ -126,7 +126,8 @@ static bool bind_one(struct vh_http_server *server, const struct vh_listen *list
 	int saved = errno;
 	/* "all interfaces" on a host without IPv6 falls back to IPv4 only. */
 	if (!listen->host[0] &&
-			evhttp_bind_socket_with_handle(server->http, "0.0.0.0", (ev_uint16_t)listen->port)) {
+			evhttp_bind_socket_with_handle(
+					server->http, "0.0.0.0", (ev_uint16_t)listen->port)) {
 		return true;
 	}
 	snprintf(err, err_len, "cannot listen on %s%s%s:%u: %s", strchr(host, ':') ? "[" : "", host,

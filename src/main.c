@@ -25,27 +25,34 @@ static const char usage_text[] =
 		"       veza-health check-config FILE\n"
 		"       veza-health --help | --version\n"
 		"\n"
-		"A health-check sidecar: runs checks of a service's process, cgroup and dependencies in\n"
+		"A health-check sidecar: runs checks of a service's process, cgroup and "
+		"dependencies in\n"
 		"the background and serves the results as liveness, readiness and startup probes.\n"
 		"\n"
 		"Commands:\n"
-		"  serve          run the daemon in the foreground, logging to stderr (the default)\n"
-		"  probe URL      GET an http:// URL; exit 0 on a 2xx answer, 1 otherwise (refused,\n"
+		"  serve          run the daemon in the foreground, logging to stderr (the "
+		"default)\n"
+		"  probe URL      GET an http:// URL; exit 0 on a 2xx answer, 1 otherwise "
+		"(refused,\n"
 		"                 timeout, non-2xx), 2 for a bad URL. For container HEALTHCHECKs.\n"
 		"  check-config   validate FILE and print the effective config, secrets redacted;\n"
 		"                 exit 0 when valid, 2 when not\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE      the JSON config (see docs/configuration.md)\n"
-		"  -l, --listen ADDR:PORT listen here instead of the config's \"listen\"; ADDR is an IPv4\n"
-		"                         or [IPv6] literal, or empty for all interfaces (\":8099\")\n"
+		"  -l, --listen ADDR:PORT listen here instead of the config's \"listen\"; ADDR is "
+		"an IPv4\n"
+		"                         or [IPv6] literal, or empty for all interfaces "
+		"(\":8099\")\n"
 		"      --log-level LEVEL  debug, info (default), warn or error\n"
 		"      --timeout MS       probe: deadline for the whole exchange (default 2000)\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n"
 		"\n"
-		"Endpoints: /live /ready /startup /health /health/CHECK (aliases /livez /healthz /readyz\n"
-		"/startupz /livez/CHECK /readyz/CHECK); ?verbose for text, ?exclude=CHECK to leave one out,\n"
+		"Endpoints: /live /ready /startup /health /health/CHECK (aliases /livez /healthz "
+		"/readyz\n"
+		"/startupz /livez/CHECK /readyz/CHECK); ?verbose for text, ?exclude=CHECK to leave "
+		"one out,\n"
 		"Accept: application/health+json for the IETF draft format.\n";
 
 struct options {
@@ -150,7 +157,8 @@ static int run_probe(const struct options *opts) {
 		errno = 0;
 		long long value = strtoll(opts->timeout, &end, 10);
 		if (errno || *end || end == opts->timeout || value < 1 || value > 3600000) {
-			return usage_error("--timeout takes milliseconds from 1 to 3600000, got \"%s\"",
+			return usage_error("--timeout takes milliseconds from 1 to 3600000, got "
+					   "\"%s\"",
 					opts->timeout);
 		}
 		timeout_ms = value;
@@ -282,7 +290,8 @@ static int run_serve(const struct options *opts) {
 		d.config->n_listen = 1;
 	}
 	if (geteuid() == 0) {
-		vh_log(VH_LOG_WARN, "running as root; run the sidecar as an unprivileged user", NULL);
+		vh_log(VH_LOG_WARN, "running as root; run the sidecar as an unprivileged user",
+				NULL);
 	}
 	int code = EXIT_SUCCESS;
 	if (!daemon_start(&d, err, sizeof(err))) {
@@ -314,7 +323,8 @@ int main(int argc, char **argv) {
 	if (opts.log_level) {
 		enum vh_log_level level;
 		if (!vh_log_parse_level(opts.log_level, &level)) {
-			return usage_error("--log-level takes debug, info, warn or error, got \"%s\"",
+			return usage_error(
+					"--log-level takes debug, info, warn or error, got \"%s\"",
 					opts.log_level);
 		}
 		vh_log_set_level(level);

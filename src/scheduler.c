@@ -56,7 +56,7 @@ static struct timeval to_timeval(int64_t ms) {
 }
 
 struct vh_scheduler *vh_scheduler_create(
-                struct event_base *base, uint64_t seed, char *err, size_t err_len) {
+		struct event_base *base, uint64_t seed, char *err, size_t err_len) {
 	struct vh_scheduler *sched = calloc(1, sizeof(*sched));
 	if (!sched) {
 		snprintf(err, err_len, "out of memory");
@@ -121,11 +121,11 @@ static void on_next_run(evutil_socket_t fd, short what, void *arg);
 static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
 bool vh_scheduler_add(struct vh_scheduler *sched, const struct vh_check_config *config,
-                struct vh_probe probe, char *err, size_t err_len) {
+		struct vh_probe probe, char *err, size_t err_len) {
 	struct runner *runner = NULL;
 	if (sched->started) {
 		snprintf(err, err_len, "cannot add check \"%s\": scheduler already started",
-		                config->name);
+				config->name);
 		goto error;
 	}
 	runner = calloc(1, sizeof(*runner));
@@ -170,10 +170,10 @@ bool vh_scheduler_start(struct vh_scheduler *sched, char *err, size_t err_len) {
 	for (size_t i = 0; i < sched->n_checks; i++) {
 		const struct vh_check_config *config = sched->states[i].config;
 		int64_t jitter = config->jitter_ms ? next_random(sched) % (config->jitter_ms + 1)
-		                                   : 0;
+						   : 0;
 		if (!arm(sched->runners[i], config->initial_delay_ms + jitter)) {
 			snprintf(err, err_len, "cannot arm the timer of check \"%s\"",
-			                config->name);
+					config->name);
 			return false;
 		}
 	}
@@ -209,7 +209,7 @@ static void update_startup(struct vh_scheduler *sched) {
 	for (size_t i = 0; i < sched->n_checks; i++) {
 		const struct vh_check_state *state = &sched->states[i];
 		if (vh_state_in_probe(state, VH_PROBE_STARTUP) && state->config->critical &&
-		                !state->ever_passed) {
+				!state->ever_passed) {
 			return;
 		}
 	}
@@ -222,8 +222,8 @@ static void update_startup(struct vh_scheduler *sched) {
 static void log_transition(const struct vh_check_state *state, const struct vh_transition *t) {
 	enum vh_log_level level = t->to == VH_STATUS_FAIL ? VH_LOG_WARN : VH_LOG_INFO;
 	vh_log(level, "check status changed", "check", state->config->name, "from",
-	                vh_status_name(t->from), "to", vh_status_name(t->to), "reason",
-	                state->last.output, NULL);
+			vh_status_name(t->from), "to", vh_status_name(t->to), "reason",
+			state->last.output, NULL);
 }
 
 static void finish_run(struct runner *runner, const struct vh_check_result *result) {
@@ -233,7 +233,7 @@ static void finish_run(struct runner *runner, const struct vh_check_result *resu
 	struct vh_transition transition;
 	runner->phase = RUNNER_WAITING;
 	if (vh_state_apply(state, result, now - runner->run_started_mono_ms, now,
-	                    vh_clock_wall_ms(), &transition)) {
+			    vh_clock_wall_ms(), &transition)) {
 		log_transition(state, &transition);
 	}
 	update_startup(sched);
@@ -250,8 +250,8 @@ static void on_done(void *arg, uint64_t run, const struct vh_check_result *resul
 		char run_text[24];
 		snprintf(run_text, sizeof(run_text), "%" PRIu64, run);
 		vh_log(VH_LOG_DEBUG, "late check result discarded", "check",
-		                runner->sched->states[runner->index].config->name, "run", run_text,
-		                NULL);
+				runner->sched->states[runner->index].config->name, "run", run_text,
+				NULL);
 		return;
 	}
 	evtimer_del(runner->deadline);
@@ -268,7 +268,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
 	/* Cancel first so the probe cannot report into the run we are about to close. */
 	runner->probe.ops->cancel(runner->probe.impl);
 	vh_check_result_set(&result, VH_STATUS_FAIL, "timeout after %" PRId64 " ms",
-	                config->timeout_ms);
+			config->timeout_ms);
 	finish_run(runner, &result);
 }
 
@@ -285,13 +285,13 @@ static void on_next_run(evutil_socket_t fd, short what, void *arg) {
 		struct vh_check_result result;
 		evtimer_del(runner->deadline);
 		vh_check_result_set(&result, VH_STATUS_FAIL, "%s check could not start",
-		                runner->probe.ops->type);
+				runner->probe.ops->type);
 		finish_run(runner, &result);
 	}
 }
 
 void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service,
-                struct vh_snapshot *snapshot) {
+		struct vh_snapshot *snapshot) {
 	snapshot->service = service;
 	snapshot->checks = sched->states;
 	snapshot->n_checks = sched->n_checks;

@@ -51,7 +51,8 @@ static enum vh_status settle(const struct vh_check_state *state, enum vh_status 
 }
 
 bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *result,
-		int64_t duration_ms, int64_t now_mono_ms, int64_t now_wall_ms, struct vh_transition *out) {
+		int64_t duration_ms, int64_t now_mono_ms, int64_t now_wall_ms,
+		struct vh_transition *out) {
 	bool ok = result->status != VH_STATUS_FAIL;
 	state->last = *result;
 	state->has_run = true;
@@ -80,7 +81,8 @@ bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *
 }
 
 bool vh_state_is_stale(const struct vh_check_state *state, int64_t now_mono_ms) {
-	return state->has_run && now_mono_ms - state->last_run_mono_ms > state->config->stale_after_ms;
+	return state->has_run &&
+			now_mono_ms - state->last_run_mono_ms > state->config->stale_after_ms;
 }
 
 enum vh_status vh_state_effective(const struct vh_check_state *state, int64_t now_mono_ms) {
@@ -107,8 +109,8 @@ bool vh_state_in_probe(const struct vh_check_state *state, enum vh_probe_kind ki
 	return false;
 }
 
-bool vh_state_check_passes(const struct vh_check_state *state, enum vh_probe_kind kind,
-		int64_t now_mono_ms) {
+bool vh_state_check_passes(
+		const struct vh_check_state *state, enum vh_probe_kind kind, int64_t now_mono_ms) {
 	/* A non-critical check is shown but never gates traffic, whatever its state. */
 	if (!state->config->critical) {
 		return true;
@@ -153,7 +155,8 @@ bool vh_snapshot_passes(const struct vh_snapshot *snapshot, enum vh_probe_kind k
 	return true;
 }
 
-const struct vh_check_state *vh_snapshot_find(const struct vh_snapshot *snapshot, const char *name) {
+const struct vh_check_state *vh_snapshot_find(
+		const struct vh_snapshot *snapshot, const char *name) {
 	for (size_t i = 0; i < snapshot->n_checks; i++) {
 		if (strcmp(snapshot->checks[i].config->name, name) == 0) {
 			return &snapshot->checks[i];

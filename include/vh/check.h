@@ -1,10 +1,10 @@
 /* vh/check.h - what every check type shares: statuses, one run's result, the probe interface. */
 #ifndef VH_CHECK_H
 #define VH_CHECK_H
+#include "vh/compat.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "vh/compat.h"
 
 /* Ordered from best to worst so that aggregation is a max(). */
 enum vh_status {

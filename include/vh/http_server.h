@@ -1,10 +1,10 @@
 /* vh/http_server.h - the evhttp front: routes requests to renderers over stored state. */
 #ifndef VH_HTTP_SERVER_H
 #define VH_HTTP_SERVER_H
-#include <stdbool.h>
-#include <stddef.h>
 #include "vh/config.h"
 #include "vh/scheduler.h"
+#include <stdbool.h>
+#include <stddef.h>
 
 struct event_base;
 struct vh_http_server;

@@ -1,8 +1,8 @@
 /* vh/log.h - one structured line per event on stderr. */
 #ifndef VH_LOG_H
 #define VH_LOG_H
-#include <stdbool.h>
 #include "vh/compat.h"
+#include <stdbool.h>
 
 enum vh_log_level {
 	VH_LOG_DEBUG,

@@ -1,11 +1,11 @@
 /* vh/probes.h - makes the probe for a check's type. */
 #ifndef VH_PROBES_H
 #define VH_PROBES_H
-#include <stdbool.h>
-#include <stddef.h>
 #include "vh/check.h"
 #include "vh/compat.h"
 #include "vh/config.h"
+#include <stdbool.h>
+#include <stddef.h>
 
 struct event_base;
 

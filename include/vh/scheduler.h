@@ -1,21 +1,21 @@
 /* vh/scheduler.h - runs each check on its own timer, enforces timeouts, keeps the state. */
 #ifndef VH_SCHEDULER_H
 #define VH_SCHEDULER_H
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include "vh/check.h"
 #include "vh/compat.h"
 #include "vh/config.h"
 #include "vh/state.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct vh_scheduler;
 
 /* Creates an empty scheduler on base. seed feeds the jitter generator (0 picks one from the
  * clock and pid). Returns NULL and fills err when out of memory. */
-struct vh_scheduler *vh_scheduler_create(struct event_base *base, uint64_t seed, char *err,
-		size_t err_len);
+struct vh_scheduler *vh_scheduler_create(
+		struct event_base *base, uint64_t seed, char *err, size_t err_len);
 /* Accepts NULL. Cancels every run in flight and destroys every probe. */
 void vh_scheduler_destroy(struct vh_scheduler *sched);
 

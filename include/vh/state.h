@@ -1,17 +1,17 @@
 /* vh/state.h - what is known about each check, and the pure rules that update and combine it. */
 #ifndef VH_STATE_H
 #define VH_STATE_H
+#include "vh/check.h"
+#include "vh/config.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "vh/check.h"
-#include "vh/config.h"
 
 /* Everything stored about one check. Written only by vh_state_apply(); read by renderers. */
 struct vh_check_state {
 	const struct vh_check_config *config; /* borrowed from the frozen config */
-	enum vh_status status;                /* after rise/fall; UNKNOWN until it settles */
-	struct vh_check_result last;          /* the latest run's own result */
+	enum vh_status status; /* after rise/fall; UNKNOWN until it settles */
+	struct vh_check_result last; /* the latest run's own result */
 	bool has_run;
 	bool ever_passed; /* settled to PASS or WARN at least once: drives /startup */
 	int64_t last_run_wall_ms;
@@ -41,7 +41,8 @@ void vh_state_init(struct vh_check_state *state, const struct vh_check_config *c
  * a failing or unknown check only after `rise` in a row, and PASS and WARN switch at once.
  * Returns true and fills out when the settled status changed. */
 bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *result,
-		int64_t duration_ms, int64_t now_mono_ms, int64_t now_wall_ms, struct vh_transition *out);
+		int64_t duration_ms, int64_t now_mono_ms, int64_t now_wall_ms,
+		struct vh_transition *out);
 
 /* The status a reader should see now: the settled status, except that a result older than the
  * check's stale_after counts as FAIL and a non-critical FAIL is shown as WARN. */
@@ -64,8 +65,8 @@ bool vh_state_in_probe(const struct vh_check_state *state, enum vh_probe_kind ki
 /* Whether one check lets a probe pass: liveness fails only on an effective FAIL (a check that has
  * not run yet does not fail it); readiness also fails on UNKNOWN; startup passes once the check
  * has ever passed; health fails on FAIL or UNKNOWN. */
-bool vh_state_check_passes(const struct vh_check_state *state, enum vh_probe_kind kind,
-		int64_t now_mono_ms);
+bool vh_state_check_passes(
+		const struct vh_check_state *state, enum vh_probe_kind kind, int64_t now_mono_ms);
 
 /* What renderers read: every check's state plus what the daemon knows about itself. */
 struct vh_snapshot {

@@ -10,11 +10,11 @@
 
 /* How a fake probe behaves once started. */
 enum fake_mode {
-	FAKE_PASS,       /* reports at once */
-	FAKE_FAIL,       /* reports a failure at once */
-	FAKE_HANG,       /* never reports */
-	FAKE_LATE,       /* reports after late_ms, even if cancelled (a buggy probe) */
-	FAKE_NO_START,   /* start() refuses */
+	FAKE_PASS, /* reports at once */
+	FAKE_FAIL, /* reports a failure at once */
+	FAKE_HANG, /* never reports */
+	FAKE_LATE, /* reports after late_ms, even if cancelled (a buggy probe) */
+	FAKE_NO_START, /* start() refuses */
 };
 
 struct fake {
@@ -46,8 +46,9 @@ static bool fake_start(void *impl, uint64_t run, vh_probe_done_fn done, void *ar
 	switch (fake->mode) {
 	case FAKE_PASS:
 	case FAKE_FAIL:
-		vh_check_result_set(&result, fake->mode == FAKE_PASS ? VH_STATUS_PASS : VH_STATUS_FAIL,
-				"run %d", fake->starts);
+		vh_check_result_set(&result,
+				fake->mode == FAKE_PASS ? VH_STATUS_PASS : VH_STATUS_FAIL, "run %d",
+				fake->starts);
 		done(arg, run, &result);
 		return true;
 	case FAKE_HANG:

@@ -5,8 +5,8 @@
 
 #include "vh/state.h"
 
-static struct vh_check_config make_config(const char *name, unsigned groups, unsigned rise,
-		unsigned fall) {
+static struct vh_check_config make_config(
+		const char *name, unsigned groups, unsigned rise, unsigned fall) {
 	struct vh_check_config config;
 	memset(&config, 0, sizeof(config));
 	snprintf(config.name, sizeof(config.name), "%s", name);
@@ -72,7 +72,8 @@ Test(state, fall_needs_consecutive_failures) {
 	cr_assert_not(apply(&state, VH_STATUS_FAIL, 3000, &t));
 	cr_assert_eq(state.status, VH_STATUS_PASS);
 	cr_assert_eq(state.consecutive_fail, 2);
-	cr_assert_eq(state.failing_since_mono_ms, 2000 - 10, "failing since the first failed run began");
+	cr_assert_eq(state.failing_since_mono_ms, 2000 - 10,
+			"failing since the first failed run began");
 	cr_assert(apply(&state, VH_STATUS_FAIL, 4000, &t));
 	cr_assert_eq(t.from, VH_STATUS_PASS);
 	cr_assert_eq(t.to, VH_STATUS_FAIL);
