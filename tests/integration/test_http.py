@@ -1,0 +1,273 @@
+"""test_http.py - the probe endpoints: routes, formats, headers, methods and hostile requests."""
+
+import http.client
+
+import pytest
+
+import harness
+from harness import bound, parse_raw_response, poll, raw_request
+
+JSON = "application/json"
+TEXT = "text/plain; charset=utf-8"
+HEALTH_JSON = "application/health+json"
+
+
+@pytest.fixture(scope="module")
+def ready(module_daemon):
+    """One daemon for the read-only tests, started once and waited on until /ready is 200."""
+    d = module_daemon(harness.self_config())
+    poll(lambda: d.request("/ready").status == 200, bound(2.0), what="/ready 200")
+    return d
+
+
+def media_type(resp) -> str:
+    return resp.headers.get("content-type", "")
+
+
+# --- liveness, readiness, startup -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/live", "/livez", "/healthz"])
+def test_live_aliases_report_alive(ready, path):
+    resp = ready.request(path)
+    assert resp.status == 200, resp.body
+    doc = resp.json()
+    assert doc["status"] == "alive"
+    assert isinstance(doc["timestamp"], (int, float)) and doc["timestamp"] > 0
+    assert isinstance(doc["uptime"], str) and doc["uptime"]
+    assert "self-mem" in doc["checks"]
+
+
+def test_ready_becomes_ready_within_two_seconds(daemon):
+    d = daemon(harness.self_config())
+    resp = poll(lambda: (lambda r: r if r.status == 200 else None)(d.request("/ready")),
+                bound(2.0), what="/ready 200")
+    doc = resp.json()
+    assert doc["status"] == "ready"
+    assert doc["service"] == "itest"
+    assert doc["timestamp"] > 0
+    check = doc["checks"]["self-mem"]
+    assert check["status"] == "ready"
+    assert check["result"] == "pass"
+    assert "output" in check and "error" not in check
+    assert check["duration_ms"] >= 0
+
+
+def test_readyz_alias_is_ready(ready):
+    resp = ready.request("/readyz")
+    assert resp.status == 200
+    assert resp.json()["status"] == "ready"
+
+
+@pytest.mark.parametrize("path", ["/startup", "/startupz"])
+def test_startup_is_started_once_ready(ready, path):
+    resp = ready.request(path)
+    assert resp.status == 200, resp.body
+    assert resp.json()["status"] == "started"
+
+
+def test_health_lists_every_check_including_sidecar(ready):
+    resp = ready.request("/health")
+    assert resp.status == 200, resp.body
+    checks = resp.json()["checks"]
+    assert "self-mem" in checks
+    assert "sidecar" in checks
+
+
+def test_health_of_one_check(ready):
+    resp = ready.request("/health/self-mem")
+    assert resp.status == 200, resp.body
+    doc = resp.json()
+    assert doc["name"] == "self-mem"
+    assert doc["result"] == "pass"
+    assert doc["observed"]["rss_bytes"]["value"] > 0
+    assert doc["observed"]["rss_bytes"]["unit"] == "bytes"
+
+
+def test_health_of_unknown_check_is_404_json(ready):
+    resp = ready.request("/health/nope")
+    assert resp.status == 404
+    assert media_type(resp) == JSON
+    assert "error" in resp.json()
+
+
+@pytest.mark.parametrize("path", ["/nope", "//ready", "/ready/../live"])
+def test_unknown_paths_are_404_json(ready, path):
+    resp = ready.request(path)
+    assert resp.status == 404, (path, resp.body)
+    assert media_type(resp) == JSON
+    # The daemon appends a hint ("not found; try /live, ..."); the contract is the prefix.
+    assert resp.json()["error"].startswith("not found")
+
+
+# --- formats and headers ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path,headers,ctype",
+    [
+        ("/live", {}, JSON),
+        ("/ready", {}, JSON),
+        ("/startup", {}, JSON),
+        ("/health", {}, JSON),
+        ("/health/self-mem", {}, JSON),
+        ("/health/nope", {}, JSON),
+        ("/nope", {}, JSON),
+        ("/ready?verbose", {}, TEXT),
+        ("/live?verbose", {}, TEXT),
+        ("/ready", {"Accept": "text/plain"}, TEXT),
+        ("/health", {"Accept": HEALTH_JSON}, HEALTH_JSON),
+        ("/ready", {"Accept": HEALTH_JSON}, HEALTH_JSON),
+    ],
+)
+def test_every_response_is_uncacheable_with_the_right_content_type(ready, path, headers, ctype):
+    resp = ready.request(path, headers=headers)
+    assert resp.headers.get("cache-control") == "no-store", resp.headers
+    assert media_type(resp) == ctype, resp.headers
+    assert int(resp.headers["content-length"]) == len(resp.body)
+
+
+def test_verbose_text_lists_checks_and_ends_with_verdict(ready):
+    resp = ready.request("/ready?verbose")
+    assert resp.status == 200
+    text = resp.text
+    lines = text.splitlines()
+    assert any(line.startswith("[+]self-mem ok") for line in lines), text
+    assert text.endswith("readyz check passed\n"), text
+
+
+def test_live_verbose_ends_with_livez_verdict(ready):
+    resp = ready.request("/live?verbose")
+    assert resp.status == 200
+    assert resp.text.endswith("livez check passed\n"), resp.text
+
+
+def test_accept_text_plain_gets_the_text_form(ready):
+    # kube-apiserver's convention: a passing probe says only "ok" unless asked to be verbose.
+    resp = ready.request("/ready", headers={"Accept": "text/plain"})
+    assert resp.status == 200
+    assert media_type(resp) == TEXT
+    assert resp.text == "ok"
+    resp = ready.request("/ready?verbose", headers={"Accept": "text/plain"})
+    assert "[+]self-mem ok" in resp.text
+    assert resp.text.endswith("readyz check passed\n")
+
+
+def test_exclude_marks_the_check_excluded(ready):
+    resp = ready.request("/ready?verbose&exclude=self-mem")
+    assert resp.status == 200
+    assert "[+]self-mem excluded: ok" in resp.text.splitlines(), resp.text
+
+
+def test_health_json_format(ready):
+    def passing():
+        resp = ready.request("/health", headers={"Accept": HEALTH_JSON})
+        return resp if resp.status == 200 and resp.json().get("status") == "pass" else None
+
+    resp = poll(passing, bound(2.0), what="health+json status pass")
+    doc = resp.json()
+    assert media_type(resp) == HEALTH_JSON
+    assert "self-mem:memory" in doc["checks"], sorted(doc["checks"])
+    assert isinstance(doc["checks"]["self-mem:memory"], list)
+
+
+# --- HEAD and keep-alive ----------------------------------------------------------------------
+
+
+def test_head_has_no_body_and_the_get_length(ready):
+    conn = http.client.HTTPConnection("127.0.0.1", ready.port, timeout=bound(5))
+    try:
+        # The body holds timings whose digit count can change between two requests, so compare
+        # the HEAD length with the GETs on either side of it and allow a few tries.
+        for _ in range(5):
+            before = harness.http_request(ready.port, "/ready", conn=conn)
+            head = harness.http_request(ready.port, "/ready", method="HEAD", conn=conn)
+            after = harness.http_request(ready.port, "/ready", conn=conn)
+            assert head.status == 200
+            assert head.body == b""
+            assert before.status == after.status == 200
+            assert after.json()["status"] == "ready"
+            length = int(head.headers["content-length"])
+            if length in (len(before.body), len(after.body)):
+                break
+        else:
+            pytest.fail(f"HEAD Content-Length {length} never matched a GET body length")
+        # The connection must still be usable for a different route after the HEAD.
+        live = harness.http_request(ready.port, "/live", conn=conn)
+        assert live.status == 200 and live.json()["status"] == "alive"
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("path,expected", [("/ready", 200), ("/live?verbose", 200), ("/nope", 404)])
+def test_head_sends_no_body_bytes_on_the_wire(ready, path, expected):
+    request = f"HEAD {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+    status, headers, rest = parse_raw_response(raw_request(ready.port, request))
+    assert status == expected
+    assert int(headers["content-length"]) > 0
+    assert rest == b"", rest[:200]
+
+
+# --- methods and bodies -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
+def test_other_methods_are_405_with_allow(ready, method):
+    resp = ready.request("/ready", method=method)
+    assert resp.status == 405, (method, resp.status)
+    assert resp.headers.get("allow") == "GET, HEAD"
+    assert resp.headers.get("cache-control") == "no-store"
+    assert media_type(resp) == JSON
+    assert "error" in resp.json()
+
+
+def test_post_with_body_is_rejected_and_daemon_survives(daemon):
+    d = daemon(harness.self_config())
+    resp = d.request("/ready", method="POST", body=b"x" * 64,
+                     headers={"Content-Type": "application/json"})
+    assert resp.status in (405, 413), resp.status
+    assert d.request("/live").status in (200, 503)
+    assert d.alive()
+
+
+def test_get_with_body_is_rejected_and_daemon_survives(daemon):
+    d = daemon(harness.self_config())
+    data = raw_request(d.port, b"GET /live HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n"
+                               b"Connection: close\r\n\r\n0123456789")
+    status, _, _ = parse_raw_response(data)
+    assert 400 <= status < 500, data[:200]
+    assert d.request("/live").status in (200, 503)
+    assert d.alive()
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"GARBAGE\r\n\r\n",
+    b"GET /live HTTP/1.1 extra\r\n\r\n",
+    b"GET /live HTTP/7.0\r\nHost: x\r\n\r\n",
+    b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n",
+])
+def test_malformed_request_is_400_and_daemon_survives(daemon, request_bytes):
+    d = daemon(harness.self_config())
+    status, _, _ = parse_raw_response(raw_request(d.port, request_bytes))
+    assert status == 400
+    resp = d.request("/live")
+    assert resp.status in (200, 503) and resp.json()["status"] in ("alive", "dead")
+
+
+def test_oversized_headers_are_rejected_and_daemon_survives(daemon):
+    d = daemon(harness.self_config())
+    big = b"X-Filler: " + b"a" * 65536 + b"\r\n"
+    data = raw_request(d.port, b"GET /live HTTP/1.1\r\nHost: x\r\n" + big + b"\r\n")
+    if data:
+        status, _, _ = parse_raw_response(data)
+        assert 400 <= status < 500
+    assert d.request("/live").status in (200, 503)
+
+
+# --- shutdown ---------------------------------------------------------------------------------
+
+
+def test_sigterm_exits_0_promptly(daemon):
+    d = daemon(harness.self_config())
+    poll(lambda: d.request("/ready").status == 200, bound(2.0), what="/ready 200")
+    d.stop_ok(timeout=bound(5.0))
