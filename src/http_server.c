@@ -91,10 +91,15 @@ static void serve(
 	}
 	struct vh_snapshot snapshot;
 	vh_scheduler_snapshot(server->sched, server->service, &snapshot);
-	if (request.target == VH_REQUEST_CHECK && !vh_snapshot_find(&snapshot, request.check)) {
-		snprintf(err, sizeof(err), "no check named %s", request.check);
-		send_error(req, body, 404, err);
-		return;
+	if (request.target == VH_REQUEST_CHECK) {
+		const struct vh_check_state *check = vh_snapshot_find(&snapshot, request.check);
+		/* As in kube-apiserver, /livez/NAME only knows the checks that gate liveness. */
+		if (!check || !vh_state_in_probe(check, request.kind)) {
+			snprintf(err, sizeof(err), "no check named %s in %s", request.check,
+					request.endpoint);
+			send_error(req, body, 404, err);
+			return;
+		}
 	}
 	int code = vh_render(&snapshot, &request, body);
 	send_reply(req, code, vh_render_content_type(request.format), body);
