@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vh/kernfile.h"
+
 /* Room for any value these files hold: a uint64_t has 20 digits, a PSI average is "100.00". */
 #define TOKEN_MAX 32
 
@@ -26,30 +28,6 @@ static void trim(const char **s, size_t *n) {
 	while (*n > 0 && is_space((*s)[*n - 1])) {
 		(*n)--;
 	}
-}
-
-/* Parses n bytes as an unsigned decimal. The span must be all digits because strtoull would also
- * take a sign ("-1" wraps to UINT64_MAX); strtoull then reports overflow through errno. */
-static bool parse_u64(const char *s, size_t n, uint64_t *out) {
-	char buf[TOKEN_MAX];
-	if (n == 0 || n >= sizeof(buf)) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i])) {
-			return false;
-		}
-	}
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	char *end;
-	errno = 0;
-	unsigned long long value = strtoull(buf, &end, 10);
-	if (errno != 0 || *end != '\0') {
-		return false;
-	}
-	*out = value;
-	return true;
 }
 
 /* Parses n bytes as a non-negative decimal fraction such as "12.50". Starting with a digit rules
@@ -77,7 +55,7 @@ bool vh_cgroup_parse_limit(const char *text, size_t len, uint64_t *out, bool *is
 		*is_max = true;
 		return true;
 	}
-	if (!parse_u64(text, len, out)) {
+	if (!vh_kernfile_parse_u64(text, len, out)) {
 		return false;
 	}
 	*is_max = false;
@@ -122,7 +100,7 @@ bool vh_cgroup_parse_keyed(const char *text, size_t len, const char *key, uint64
 		return false;
 	}
 	trim(&value, &value_len);
-	return parse_u64(value, value_len, out);
+	return vh_kernfile_parse_u64(value, value_len, out);
 }
 
 bool vh_cgroup_parse_pressure(const char *text, size_t len, double *some_avg10) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "vh/cgroup.h"
+#include "vh/kernfile.h"
 
 /* Each memory file is one line or a handful of short ones. */
 #define READ_MAX 1024
@@ -26,8 +27,7 @@ struct cgroup_probe {
 	uint64_t oom_kill;
 };
 
-/* Reads up to cap bytes of PATH/name. Returns 0, or the errno of the failure. cgroupfs lives in
- * memory, so the read does not stall the loop. */
+/* Reads up to cap bytes of PATH/name. Returns 0, or the errno of the failure. */
 static int read_cgroup_file(const struct cgroup_probe *probe, const char *name, char *buf,
 		size_t cap, size_t *len) {
 	char path[PATH_MAX];
@@ -35,29 +35,7 @@ static int read_cgroup_file(const struct cgroup_probe *probe, const char *name, 
 	if (n < 0 || (size_t)n >= sizeof(path)) {
 		return ENAMETOOLONG;
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return errno;
-	}
-	size_t got = 0;
-	while (got < cap) {
-		ssize_t r = read(fd, buf + got, cap - got);
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			return e;
-		}
-		if (r == 0) {
-			break;
-		}
-		got += (size_t)r;
-	}
-	close(fd);
-	*len = got;
-	return 0;
+	return vh_kernfile_read(path, buf, cap, len);
 }
 
 /* Appends to a fixed buffer; the result output is truncated anyway, so running out of room only

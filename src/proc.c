@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vh/kernfile.h"
+
 /* Room for any decimal field: a uint64_t has at most 20 digits. Longer tokens are malformed. */
 #define TOKEN_MAX 32
 /* How much of a malformed input an error message quotes. */
@@ -34,31 +36,6 @@ static void quote(char *dst, size_t dst_len, const char *src, size_t n) {
 	if (i < n && i + 4 <= dst_len) {
 		memcpy(dst + i, "...", 4);
 	}
-}
-
-/* Parses n bytes as an unsigned decimal. strtoull alone would take leading blanks, a sign ("-1"
- * wraps to UINT64_MAX) and stop quietly at junk, so the span must be all digits; strtoull then
- * reports overflow through errno. */
-static bool parse_u64(const char *s, size_t n, uint64_t *out) {
-	char buf[TOKEN_MAX];
-	if (n == 0 || n >= sizeof(buf)) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (!is_digit(s[i])) {
-			return false;
-		}
-	}
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	char *end;
-	errno = 0;
-	unsigned long long value = strtoull(buf, &end, 10);
-	if (errno != 0 || *end != '\0') {
-		return false;
-	}
-	*out = value;
-	return true;
 }
 
 /* Finds the next blank-separated token in [*p, end), stores it in *tok and *tok_len and moves *p
@@ -128,7 +105,7 @@ bool vh_proc_parse_stat(
 	while (p < open && is_space(*p)) {
 		p++;
 	}
-	if (!parse_u64(tok, tok_len, &pid) || pid == 0 || pid > INT_MAX || p != open) {
+	if (!vh_kernfile_parse_u64(tok, tok_len, &pid) || pid == 0 || pid > INT_MAX || p != open) {
 		const char *last = open;
 		while (last > tok && is_space(last[-1])) {
 			last--;
@@ -174,7 +151,7 @@ bool vh_proc_parse_stat(
 			dst = &st.rss_pages;
 			break;
 		}
-		if (dst && !parse_u64(tok, tok_len, dst)) {
+		if (dst && !vh_kernfile_parse_u64(tok, tok_len, dst)) {
 			quote(shown, sizeof(shown), tok, tok_len);
 			snprintf(err, err_len, "field %d (%s) is not a number: \"%s\"", field,
 					stat_field_name(field), shown);
@@ -213,7 +190,7 @@ bool vh_proc_parse_pidfile(const char *text, size_t len, pid_t *out, char *err, 
 		return false;
 	}
 	uint64_t pid;
-	if (!parse_u64(text + start, digits, &pid) || pid == 0 || pid > INT_MAX) {
+	if (!vh_kernfile_parse_u64(text + start, digits, &pid) || pid == 0 || pid > INT_MAX) {
 		quote(shown, sizeof(shown), text + start, digits);
 		snprintf(err, err_len, "pid %s is out of range", shown);
 		return false;

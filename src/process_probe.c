@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vh/kernfile.h"
 #include "vh/proc.h"
 
 /* Holds any stat line, and enough of a command line to match against: a needle that only occurs
@@ -35,34 +36,6 @@ enum lookup {
 	LOOKUP_GONE,
 	LOOKUP_ERROR,
 };
-
-/* Reads up to cap bytes of path into buf. Returns 0, or the errno of the failure. /proc and
- * pidfiles live in memory, so these reads do not stall the loop the way a disk read could. */
-static int read_file(const char *path, char *buf, size_t cap, size_t *len) {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return errno;
-	}
-	size_t got = 0;
-	while (got < cap) {
-		ssize_t n = read(fd, buf + got, cap - got);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			int e = errno;
-			close(fd);
-			return e;
-		}
-		if (n == 0) {
-			break;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*len = got;
-	return 0;
-}
 
 /* snprintf into err. Errors end in a result output of VH_CHECK_OUTPUT_MAX bytes, where a long
  * path is cut short anyway, so truncation here is expected rather than a bug. */
@@ -91,7 +64,7 @@ static enum lookup read_stat(const struct process_probe *probe, pid_t pid, struc
 		set_error(err, err_len, "path too long under %s", probe->proc_root);
 		return LOOKUP_ERROR;
 	}
-	int e = read_file(path, buf, sizeof(buf), &len);
+	int e = vh_kernfile_read(path, buf, sizeof(buf), &len);
 	if (e == ENOENT || e == ESRCH) {
 		return LOOKUP_GONE;
 	}
@@ -115,7 +88,7 @@ static bool matches(const struct process_probe *probe, pid_t pid) {
 	size_t len = 0;
 	bool by_comm = probe->config->target == VH_PROCESS_COMM;
 	if (!proc_path(probe, pid, by_comm ? "comm" : "cmdline", path, sizeof(path)) ||
-			read_file(path, buf, sizeof(buf), &len) != 0) {
+			vh_kernfile_read(path, buf, sizeof(buf), &len) != 0) {
 		return false;
 	}
 	if (!by_comm) {
@@ -215,7 +188,7 @@ static bool read_pidfile(
 	const char *path = probe->config->pidfile;
 	char buf[64];
 	size_t len = 0;
-	int e = read_file(path, buf, sizeof(buf), &len);
+	int e = vh_kernfile_read(path, buf, sizeof(buf), &len);
 	if (e != 0) {
 		vh_check_result_set(result, VH_STATUS_FAIL, "cannot read pidfile %s: %s", path,
 				strerror(e));
