@@ -6,16 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vh/config_check.h"
 #include "vh/config_read.h"
 #include "vh/config_value.h"
 
 #define MS_SECOND INT64_C(1000)
 #define MS_MINUTE (60 * MS_SECOND)
 #define MS_HOUR (60 * MS_MINUTE)
-/* PID_MAX_LIMIT on 64-bit Linux: no pid, and so no count of threads, goes past it. */
-#define PID_LIMIT 4194304
-/* The kernel keeps 15 bytes of a command name in /proc/PID/comm; a longer one never matches. */
-#define COMM_MAX 15
 
 /* The keys a check shares with "defaults", in the order they are validated. */
 enum timing_key {
@@ -58,40 +55,12 @@ struct timing {
 	bool from_defaults[T_COUNT];
 };
 
-static const char *const top_keys[] = {"service", "listen", "defaults", "checks"};
+static const char *const top_keys[] = {"service", "listen", "dns", "defaults", "checks"};
 static const char *const check_keys[] = {"name", "type", "groups", "critical", "interval",
 		"timeout", "fail_interval", "unknown_interval", "initial_delay", "jitter",
-		"stale_after", "rise", "fall", "process", "cgroup"};
-static const char *const process_keys[] = {"pid", "pidfile", "comm", "cmdline", "self", "rss_warn",
-		"rss_fail", "threads_warn", "threads_fail"};
-static const char *const cgroup_keys[] = {"path", "memory_warn_percent", "memory_fail_percent",
-		"pressure_warn", "pressure_fail", "oom_kill"};
-
-static const struct {
-	const char *key;
-	enum vh_process_target target;
-} process_targets[] = {
-		{"pid", VH_PROCESS_PID},
-		{"pidfile", VH_PROCESS_PIDFILE},
-		{"comm", VH_PROCESS_COMM},
-		{"cmdline", VH_PROCESS_CMDLINE},
-		{"self", VH_PROCESS_SELF},
-};
-#define TARGETS_HINT "one of pid, pidfile, comm, cmdline or self"
-
-static const char *const oom_names[] = {
-		[VH_OOM_IGNORE] = "ignore", [VH_OOM_WARN] = "warn", [VH_OOM_FAIL] = "fail"};
-
-const char *vh_check_type_name(enum vh_check_type type) {
-	switch (type) {
-	case VH_CHECK_PROCESS:
-		return "process";
-	case VH_CHECK_CGROUP:
-		return "cgroup";
-	}
-	return "unknown";
-}
-
+		"stale_after", "rise", "fall", "process", "cgroup", "postgres", "redis", "tcp",
+		"http"};
+static const char *const dns_keys[] = {"nameservers", "timeout", "attempts"};
 /* True for 1 to 63 characters of a-z, 0-9 and the characters in punct, plus A-Z if upper. */
 static bool is_name(const char *s, const char *punct, bool upper) {
 	size_t len = strlen(s);
@@ -346,26 +315,6 @@ static bool read_check_name(const struct vh_config_reader *r, const json_t *entr
 	return true;
 }
 
-static bool read_check_type(const struct vh_config_reader *r, const json_t *entry, const char *path,
-		struct vh_check_config *check) {
-	static const enum vh_check_type types[] = {VH_CHECK_PROCESS, VH_CHECK_CGROUP};
-	const char *type = NULL;
-	if (!vh_config_read_string(r, entry, path, "type", &type)) {
-		return false;
-	}
-	if (!type) {
-		return vh_config_read_fail(r, path, NULL, "missing required key \"type\"");
-	}
-	for (size_t i = 0; i < VH_ARRAY_LEN(types); i++) {
-		if (strcmp(type, vh_check_type_name(types[i])) == 0) {
-			check->type = types[i];
-			return true;
-		}
-	}
-	return vh_config_read_fail(r, path, "type",
-			"unknown check type \"%.80s\" (expected process or cgroup)", type);
-}
-
 /* Returns the enum vh_group bit for a group name, or 0 for an unknown one. */
 static unsigned group_bit(const char *name) {
 	if (strcmp(name, "liveness") == 0) {
@@ -410,217 +359,6 @@ static bool read_groups(const struct vh_config_reader *r, const json_t *entry, c
 	return true;
 }
 
-/* Keeps a copy of a string the config owns. */
-static bool keep(const struct vh_config_reader *r, const char *text, char **out) {
-	*out = strdup(text);
-	return *out ? true : vh_config_read_fail_oom(r);
-}
-
-/* Finds the one target key of a process object. */
-static bool find_process_target(const struct vh_config_reader *r, const json_t *obj,
-		const char *path, struct vh_process_config *p) {
-	const char *given = NULL;
-	for (size_t i = 0; i < VH_ARRAY_LEN(process_targets); i++) {
-		if (!json_object_get(obj, process_targets[i].key)) {
-			continue;
-		}
-		if (given) {
-			return vh_config_read_fail(r, path, NULL,
-					"both %s and %s are set; give exactly " TARGETS_HINT, given,
-					process_targets[i].key);
-		}
-		given = process_targets[i].key;
-		p->target = process_targets[i].target;
-	}
-	return given ? true : vh_config_read_fail(r, path, NULL, "needs " TARGETS_HINT);
-}
-
-/* Checks the text of a pidfile, comm or cmdline target. Returns what is wrong, or NULL. */
-static const char *target_text_problem(enum vh_process_target target, const char *text) {
-	switch (target) {
-	case VH_PROCESS_PIDFILE:
-		/* The daemon's working directory is not part of its contract. */
-		return text[0] == '/' ? NULL : "must be an absolute path";
-	case VH_PROCESS_COMM:
-		return strlen(text) >= 1 && strlen(text) <= COMM_MAX
-				? NULL
-				: "must be 1 to 15 bytes, as in /proc/PID/comm (use cmdline for "
-				  "longer names)";
-	case VH_PROCESS_CMDLINE:
-		return text[0] != '\0' ? NULL : "must not be empty";
-	default:
-		return NULL;
-	}
-}
-
-static bool read_target_text(const struct vh_config_reader *r, const json_t *obj, const char *path,
-		const char *key, struct vh_process_config *p, char **out) {
-	const char *text = NULL;
-	if (!vh_config_read_string(r, obj, path, key, &text)) {
-		return false;
-	}
-	const char *problem = target_text_problem(p->target, text);
-	if (problem) {
-		return vh_config_read_fail(r, path, key, "%s, got \"%.80s\"", problem, text);
-	}
-	return keep(r, text, out);
-}
-
-static bool read_process_target(const struct vh_config_reader *r, const json_t *obj,
-		const char *path, struct vh_process_config *p) {
-	int64_t pid = 0;
-	bool self = true;
-	switch (p->target) {
-	case VH_PROCESS_SELF:
-		if (!vh_config_read_bool(r, obj, path, "self", &self)) {
-			return false;
-		}
-		return self ? true
-			    : vh_config_read_fail(r, path, "self", "must be true when given");
-	case VH_PROCESS_PID:
-		if (!vh_config_read_int(r, obj, path, "pid", 1, PID_LIMIT, &pid)) {
-			return false;
-		}
-		p->pid = (pid_t)pid;
-		return true;
-	case VH_PROCESS_PIDFILE:
-		return read_target_text(r, obj, path, "pidfile", p, &p->pidfile);
-	case VH_PROCESS_COMM:
-		return read_target_text(r, obj, path, "comm", p, &p->comm);
-	case VH_PROCESS_CMDLINE:
-		return read_target_text(r, obj, path, "cmdline", p, &p->cmdline);
-	}
-	return false;
-}
-
-/* Thresholds of 0 are off, so the order only matters when both are set. */
-static bool check_order(const struct vh_config_reader *r, const char *path, const char *warn_key,
-		const char *fail_key, uint64_t warn, uint64_t fail_at) {
-	if (warn > 0 && fail_at > 0 && warn > fail_at) {
-		return vh_config_read_fail(r, path, warn_key,
-				"must not be above %s (%" PRIu64 " > %" PRIu64 ")", fail_key, warn,
-				fail_at);
-	}
-	return true;
-}
-
-static bool check_percent_order(const struct vh_config_reader *r, const char *path,
-		const char *warn_key, const char *fail_key, double warn, double fail_at) {
-	if (warn > 0 && fail_at > 0 && warn > fail_at) {
-		return vh_config_read_fail(r, path, warn_key, "must not be above %s (%g > %g)",
-				fail_key, warn, fail_at);
-	}
-	return true;
-}
-
-static bool read_process(const struct vh_config_reader *r, const json_t *obj, const char *path,
-		struct vh_process_config *p) {
-	int64_t threads_warn = 0, threads_fail = 0;
-	if (!vh_config_read_keys(r, obj, path, process_keys, VH_ARRAY_LEN(process_keys)) ||
-			!find_process_target(r, obj, path, p) ||
-			!read_process_target(r, obj, path, p) ||
-			!vh_config_read_bytes(r, obj, path, "rss_warn", &p->rss_warn_bytes) ||
-			!vh_config_read_bytes(r, obj, path, "rss_fail", &p->rss_fail_bytes) ||
-			!vh_config_read_int(r, obj, path, "threads_warn", 0, PID_LIMIT,
-					&threads_warn) ||
-			!vh_config_read_int(r, obj, path, "threads_fail", 0, PID_LIMIT,
-					&threads_fail)) {
-		return false;
-	}
-	p->threads_warn = (uint64_t)threads_warn;
-	p->threads_fail = (uint64_t)threads_fail;
-	return check_order(r, path, "rss_warn", "rss_fail", p->rss_warn_bytes, p->rss_fail_bytes) &&
-			check_order(r, path, "threads_warn", "threads_fail", p->threads_warn,
-					p->threads_fail);
-}
-
-static bool read_oom_policy(const struct vh_config_reader *r, const json_t *obj, const char *path,
-		enum vh_oom_policy *out) {
-	const char *text = NULL;
-	if (!vh_config_read_string(r, obj, path, "oom_kill", &text)) {
-		return false;
-	}
-	for (size_t i = 0; text && i < VH_ARRAY_LEN(oom_names); i++) {
-		if (strcmp(text, oom_names[i]) == 0) {
-			*out = (enum vh_oom_policy)i;
-			return true;
-		}
-	}
-	if (text) {
-		return vh_config_read_fail(r, path, "oom_kill",
-				"unknown policy \"%.80s\" (expected ignore, warn or fail)", text);
-	}
-	return true;
-}
-
-static bool read_cgroup_keys(const struct vh_config_reader *r, const json_t *obj, const char *path,
-		struct vh_cgroup_config *c, const char **dir) {
-	return vh_config_read_keys(r, obj, path, cgroup_keys, VH_ARRAY_LEN(cgroup_keys)) &&
-			vh_config_read_string(r, obj, path, "path", dir) &&
-			vh_config_read_percent(r, obj, path, "memory_warn_percent",
-					&c->memory_warn_percent) &&
-			vh_config_read_percent(r, obj, path, "memory_fail_percent",
-					&c->memory_fail_percent) &&
-			vh_config_read_percent(r, obj, path, "pressure_warn", &c->pressure_warn) &&
-			vh_config_read_percent(r, obj, path, "pressure_fail", &c->pressure_fail) &&
-			read_oom_policy(r, obj, path, &c->oom_kill);
-}
-
-/* obj may be NULL: every cgroup key has a default. */
-static bool read_cgroup(const struct vh_config_reader *r, const json_t *obj, const char *path,
-		struct vh_cgroup_config *c) {
-	const char *dir = "/sys/fs/cgroup";
-	c->memory_warn_percent = 85;
-	c->memory_fail_percent = 95;
-	c->pressure_warn = 10;
-	c->pressure_fail = 40;
-	c->oom_kill = VH_OOM_WARN;
-	if (obj && !read_cgroup_keys(r, obj, path, c, &dir)) {
-		return false;
-	}
-	if (dir[0] != '/') {
-		return vh_config_read_fail(
-				r, path, "path", "must be an absolute path, got \"%.80s\"", dir);
-	}
-	return check_percent_order(r, path, "memory_warn_percent", "memory_fail_percent",
-			       c->memory_warn_percent, c->memory_fail_percent) &&
-			check_percent_order(r, path, "pressure_warn", "pressure_fail",
-					c->pressure_warn, c->pressure_fail) &&
-			keep(r, dir, &c->path);
-}
-
-/* The object named after the type: required for process, optional for cgroup, refused for a
- * type it does not belong to. */
-static bool read_type_object(const struct vh_config_reader *r, const json_t *entry,
-		const char *path, struct vh_check_config *check) {
-	static const enum vh_check_type types[] = {VH_CHECK_PROCESS, VH_CHECK_CGROUP};
-	const char *key = vh_check_type_name(check->type);
-	const json_t *obj = json_object_get(entry, key);
-	char sub[VH_CONFIG_PATH_LEN];
-	for (size_t i = 0; i < VH_ARRAY_LEN(types); i++) {
-		const char *other = vh_check_type_name(types[i]);
-		if (types[i] != check->type && json_object_get(entry, other)) {
-			return vh_config_read_fail(r, path, other,
-					"not allowed for a check of type \"%s\"", key);
-		}
-	}
-	if (obj && !json_is_object(obj)) {
-		return vh_config_read_fail_type(r, path, key, "an object", obj);
-	}
-	vh_config_read_path(sub, sizeof(sub), "%s.%s", path, key);
-	switch (check->type) {
-	case VH_CHECK_PROCESS:
-		if (!obj) {
-			return vh_config_read_fail(
-					r, path, NULL, "missing required key \"process\"");
-		}
-		return read_process(r, obj, sub, &check->u.process);
-	case VH_CHECK_CGROUP:
-		return read_cgroup(r, obj, sub, &check->u.cgroup);
-	}
-	return false;
-}
-
 static bool read_check(const struct vh_config_reader *r, const json_t *entry, const char *path,
 		const struct timing *defaults, const struct vh_config *config,
 		struct vh_check_config *check) {
@@ -631,11 +369,11 @@ static bool read_check(const struct vh_config_reader *r, const json_t *entry, co
 	}
 	return vh_config_read_keys(r, entry, path, check_keys, VH_ARRAY_LEN(check_keys)) &&
 			read_check_name(r, entry, path, config, check) &&
-			read_check_type(r, entry, path, check) &&
+			vh_config_check_read_type(r, entry, path, check) &&
 			read_groups(r, entry, path, &check->groups) &&
 			vh_config_read_bool(r, entry, path, "critical", &check->critical) &&
 			read_check_timing(r, entry, path, defaults, check) &&
-			read_type_object(r, entry, path, check);
+			vh_config_check_read(r, entry, path, check);
 }
 
 static void init_sidecar(struct vh_check_config *check) {
@@ -673,19 +411,6 @@ static bool is_sidecar(const struct vh_check_config *check) {
 static bool names_sidecar(const json_t *entry) {
 	const json_t *name = json_object_get(entry, "name");
 	return json_is_string(name) && strcmp(json_string_value(name), VH_CONFIG_SIDECAR_NAME) == 0;
-}
-
-static void free_check(struct vh_check_config *check) {
-	switch (check->type) {
-	case VH_CHECK_PROCESS:
-		free(check->u.process.pidfile);
-		free(check->u.process.comm);
-		free(check->u.process.cmdline);
-		break;
-	case VH_CHECK_CGROUP:
-		free(check->u.cgroup.path);
-		break;
-	}
 }
 
 /* A "sidecar" entry is accepted only as an exact copy of the built-in check, so that the output
@@ -727,7 +452,7 @@ static bool read_checks(const struct vh_config_reader *r, const json_t *root,
 			return false;
 		}
 		if (reserved) {
-			free_check(check);
+			vh_config_check_free(check);
 			memset(check, 0, sizeof(*check));
 			config->n_checks--;
 		}
@@ -736,17 +461,71 @@ static bool read_checks(const struct vh_config_reader *r, const json_t *root,
 	return true;
 }
 
+static bool read_nameservers(
+		const struct vh_config_reader *r, const json_t *dns, struct vh_dns_config *d) {
+	const json_t *v = json_object_get(dns, "nameservers"), *item;
+	char item_path[VH_CONFIG_PATH_LEN], msg[256];
+	size_t i;
+	if (!v) {
+		return true;
+	}
+	if (!json_is_array(v) || json_array_size(v) > VH_CONFIG_NAMESERVERS_MAX) {
+		return vh_config_read_fail_type(r, "dns", "nameservers",
+				"an array of at most 4 numeric addresses", v);
+	}
+	json_array_foreach(v, i, item) {
+		vh_config_read_path(item_path, sizeof(item_path), "dns.nameservers[%zu]", i);
+		if (!json_is_string(item)) {
+			return vh_config_read_fail_type(
+					r, item_path, NULL, "a numeric address string", item);
+		}
+		const char *text = json_string_value(item);
+		if (!vh_config_value_check_nameserver(text, msg, sizeof(msg))) {
+			return vh_config_read_fail(r, item_path, NULL, "%s", msg);
+		}
+		for (size_t k = 0; k < d->n_nameservers; k++) {
+			if (strcmp(d->nameservers[k], text) == 0) {
+				return vh_config_read_fail(r, item_path, NULL,
+						"duplicate nameserver \"%s\"", text);
+			}
+		}
+		snprintf(d->nameservers[d->n_nameservers++], sizeof(d->nameservers[0]), "%s", text);
+	}
+	return true;
+}
+
+/* Every key has a default, so a file without "dns" gets them too. */
+static bool read_dns(
+		const struct vh_config_reader *r, const json_t *root, struct vh_dns_config *d) {
+	const json_t *dns = json_object_get(root, "dns");
+	int64_t attempts = 2;
+	d->timeout_ms = 2 * MS_SECOND;
+	if (dns && !json_is_object(dns)) {
+		return vh_config_read_fail_type(r, "dns", NULL, "an object", dns);
+	}
+	if (!vh_config_read_keys(r, dns, "dns", dns_keys, VH_ARRAY_LEN(dns_keys)) ||
+			!read_nameservers(r, dns, d) ||
+			!vh_config_read_duration(r, dns, "dns", "timeout", 100, 30 * MS_SECOND,
+					&d->timeout_ms) ||
+			!vh_config_read_int(r, dns, "dns", "attempts", 1, 5, &attempts)) {
+		return false;
+	}
+	d->attempts = (unsigned)attempts;
+	return true;
+}
+
 static bool read_config(
 		const struct vh_config_reader *r, const json_t *root, struct vh_config *config) {
 	struct timing defaults = {0};
 	return vh_config_read_keys(r, root, NULL, top_keys, VH_ARRAY_LEN(top_keys)) &&
 			read_service(r, root, config) && read_listen(r, root, config) &&
-			read_defaults(r, root, &defaults) &&
+			read_dns(r, root, &config->dns) && read_defaults(r, root, &defaults) &&
 			read_checks(r, root, &defaults, config);
 }
 
 struct vh_config *vh_config_load(const char *path, char *err, size_t err_len) {
-	struct vh_config_reader r = {path, err, err_len};
+	struct vh_config_env env = {0};
+	struct vh_config_reader r = {path, err, err_len, &env};
 	struct vh_config *config = calloc(1, sizeof(*config));
 	json_t *root = NULL;
 	if (!config || !(config->path = strdup(path))) {
@@ -758,10 +537,12 @@ struct vh_config *vh_config_load(const char *path, char *err, size_t err_len) {
 		goto error;
 	}
 	json_decref(root);
+	vh_config_read_env_finish(&env);
 	return config;
 
 error:
 	json_decref(root);
+	vh_config_read_env_finish(&env);
 	vh_config_destroy(config);
 	return NULL;
 }
@@ -771,7 +552,7 @@ void vh_config_destroy(struct vh_config *config) {
 		return;
 	}
 	for (size_t i = 0; i < config->n_checks; i++) {
-		free_check(&config->checks[i]);
+		vh_config_check_free(&config->checks[i]);
 	}
 	free(config->checks);
 	free(config->path);

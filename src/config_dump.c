@@ -20,10 +20,16 @@ static bool has_userinfo(const char *value) {
 	return memchr(authority, '@', strcspn(authority, "/?#")) != NULL;
 }
 
+/* True for "password", and for libpq's "sslpassword" and the like. */
+static bool is_secret_key(const char *key) {
+	size_t len = strlen(key), suffix = strlen("password");
+	return strcmp(key, "token") == 0 ||
+			(len >= suffix && strcmp(key + len - suffix, "password") == 0);
+}
+
 const char *vh_config_redact_value(const char *key, const char *value) {
 	/* "password=" covers libpq keyword/value strings, which carry secrets without a URL. */
-	if (strcmp(key, "password") == 0 || strcmp(key, "token") == 0 || has_userinfo(value) ||
-			strstr(value, "password=")) {
+	if (is_secret_key(key) || has_userinfo(value) || strstr(value, "password=")) {
 		return redacted;
 	}
 	return value;
@@ -133,6 +139,141 @@ static json_t *cgroup_json(const struct vh_cgroup_config *c) {
 	return obj;
 }
 
+static int set_backoff(json_t *obj, const struct vh_backoff_config *b) {
+	json_t *backoff = json_object();
+	if (!backoff) {
+		return -1;
+	}
+	int rc = set_duration(backoff, "initial", b->initial_ms);
+	rc |= set_duration(backoff, "max", b->max_ms);
+	return rc | json_object_set_new(obj, "backoff", backoff);
+}
+
+/* Every object built here ends in finish(): NULL if any key failed. */
+static json_t *finish(json_t *obj, int rc) {
+	if (rc != 0) {
+		json_decref(obj);
+		return NULL;
+	}
+	return obj;
+}
+
+static json_t *postgres_json(const struct vh_postgres_config *p) {
+	static const char *const roles[] = {[VH_ROLE_ANY] = "any",
+			[VH_ROLE_PRIMARY] = "primary",
+			[VH_ROLE_REPLICA] = "replica"};
+	json_t *obj = json_object(), *params = json_object();
+	if (!obj || !params) {
+		json_decref(params);
+		return finish(obj, -1);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < p->n_params; i++) {
+		/* set_string() redacts "password" by its key. */
+		rc |= set_string(params, p->keywords[i], p->values[i]);
+	}
+	rc |= json_object_set_new(obj, "params", params);
+	rc |= set_string(obj, "role", roles[p->role]);
+	rc |= set_string(obj, "connection", p->per_check_connection ? "per_check" : "persistent");
+	rc |= json_object_set_new(obj, "stats", json_boolean(p->stats));
+	rc |= set_percent(obj, "connections_warn_percent", p->connections_warn_percent);
+	rc |= set_percent(obj, "connections_fail_percent", p->connections_fail_percent);
+	rc |= set_backoff(obj, &p->backoff);
+	return finish(obj, rc);
+}
+
+/* A URL in the file prints as the separate keys, so the password can be left out of it. */
+static json_t *redis_json(const struct vh_redis_config *c) {
+	static const char *const roles[] = {[VH_ROLE_ANY] = "any",
+			[VH_ROLE_PRIMARY] = "master",
+			[VH_ROLE_REPLICA] = "replica"};
+	json_t *obj = json_object();
+	if (!obj) {
+		return NULL;
+	}
+	int rc = 0;
+	if (c->unix_path) {
+		rc |= set_string(obj, "unix", c->unix_path);
+	} else {
+		rc |= set_string(obj, "host", c->host);
+		rc |= set_uint(obj, "port", c->port);
+	}
+	rc |= set_uint(obj, "db", c->db);
+	if (c->username) {
+		rc |= set_string(obj, "username", c->username);
+	}
+	if (c->password) {
+		rc |= set_string(obj, "password", c->password);
+	}
+	rc |= set_string(obj, "role", roles[c->role]);
+	rc |= json_object_set_new(obj, "stats", json_boolean(c->stats));
+	rc |= set_percent(obj, "memory_warn_percent", c->memory_warn_percent);
+	rc |= set_percent(obj, "memory_fail_percent", c->memory_fail_percent);
+	rc |= set_uint(obj, "clients_warn", c->clients_warn);
+	rc |= set_backoff(obj, &c->backoff);
+	return finish(obj, rc);
+}
+
+static json_t *tcp_json(const struct vh_tcp_config *t) {
+	json_t *obj = json_object();
+	if (!obj) {
+		return NULL;
+	}
+	int rc = set_string(obj, "host", t->host);
+	rc |= set_uint(obj, "port", t->port);
+	return finish(obj, rc);
+}
+
+static json_t *http_json(const struct vh_http_check_config *h) {
+	json_t *obj = json_object();
+	json_t *status = json_pack("[II]", (json_int_t)h->status_min, (json_int_t)h->status_max);
+	if (!obj || !status) {
+		json_decref(status);
+		return finish(obj, -1);
+	}
+	int rc = set_string(obj, "url", h->url);
+	rc |= json_object_set_new(obj, "status", status);
+	if (h->body_contains) {
+		rc |= set_string(obj, "body_contains", h->body_contains);
+	}
+	rc |= set_uint(obj, "max_body", h->max_body_bytes);
+	return finish(obj, rc);
+}
+
+static json_t *type_json(const struct vh_check_config *c) {
+	switch (c->type) {
+	case VH_CHECK_PROCESS:
+		return process_json(&c->u.process);
+	case VH_CHECK_CGROUP:
+		return cgroup_json(&c->u.cgroup);
+	case VH_CHECK_POSTGRES:
+		return postgres_json(&c->u.postgres);
+	case VH_CHECK_REDIS:
+		return redis_json(&c->u.redis);
+	case VH_CHECK_TCP:
+		return tcp_json(&c->u.tcp);
+	case VH_CHECK_HTTP:
+		return http_json(&c->u.http);
+	}
+	return NULL;
+}
+
+static json_t *dns_json(const struct vh_dns_config *d) {
+	json_t *obj = json_object(), *servers = json_array();
+	if (!obj || !servers) {
+		json_decref(servers);
+		return finish(obj, -1);
+	}
+	int rc = 0;
+	for (size_t i = 0; i < d->n_nameservers; i++) {
+		rc |= json_array_append_new(servers, json_string(d->nameservers[i]));
+	}
+	rc |= json_object_set_new(obj, "nameservers", servers);
+	rc |= set_duration(obj, "timeout", d->timeout_ms);
+	rc |= set_uint(obj, "attempts", d->attempts);
+	return finish(obj, rc);
+}
+
 static int set_timing(json_t *obj, const struct vh_check_config *c) {
 	int rc = set_duration(obj, "interval", c->interval_ms);
 	rc |= set_duration(obj, "timeout", c->timeout_ms);
@@ -156,9 +297,7 @@ static json_t *check_json(const struct vh_check_config *c) {
 	rc |= json_object_set_new(obj, "groups", groups_json(c->groups));
 	rc |= json_object_set_new(obj, "critical", json_boolean(c->critical));
 	rc |= set_timing(obj, c);
-	rc |= json_object_set_new(obj, vh_check_type_name(c->type),
-			c->type == VH_CHECK_PROCESS ? process_json(&c->u.process)
-						    : cgroup_json(&c->u.cgroup));
+	rc |= json_object_set_new(obj, vh_check_type_name(c->type), type_json(c));
 	if (rc != 0) {
 		json_decref(obj);
 		return NULL;
@@ -178,6 +317,7 @@ static json_t *config_json(const struct vh_config *config) {
 	if (rc == 0) {
 		rc = set_string(root, "service", config->service);
 		rc |= json_object_set(root, "listen", listen);
+		rc |= json_object_set_new(root, "dns", dns_json(&config->dns));
 		rc |= json_object_set(root, "checks", checks);
 	}
 	json_decref(listen);

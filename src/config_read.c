@@ -85,6 +85,32 @@ bool vh_config_read_fail_type(const struct vh_config_reader *r, const char *path
 			vh_config_read_describe(v, got, sizeof(got)));
 }
 
+bool vh_config_read_choice(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		const char *key, const char *what, const char *const *names, size_t n_names,
+		size_t *out) {
+	const char *text = NULL;
+	char expected[256] = "";
+	if (!vh_config_read_string(r, obj, path, key, &text)) {
+		return false;
+	}
+	for (size_t i = 0; text && i < n_names; i++) {
+		if (strcmp(text, names[i]) == 0) {
+			*out = i;
+			return true;
+		}
+	}
+	if (!text) {
+		return true;
+	}
+	for (size_t i = 0; i < n_names; i++) {
+		size_t len = strlen(expected);
+		snprintf(expected + len, sizeof(expected) - len, "%s%s",
+				i == 0 ? "" : (i + 1 == n_names ? " or " : ", "), names[i]);
+	}
+	return vh_config_read_fail(
+			r, path, key, "unknown %s \"%.80s\" (expected %s)", what, text, expected);
+}
+
 static bool is_in(const char *key, const char *const *list, size_t n) {
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(key, list[i]) == 0) {
@@ -216,23 +242,76 @@ bool vh_config_read_percent(const struct vh_config_reader *r, const json_t *obj,
 	return true;
 }
 
+/* Keeps where the variables' values landed in v, taking ownership of spans. */
+static bool record_origin(const struct vh_config_reader *r, const json_t *v,
+		struct vh_config_span *spans, size_t n) {
+	struct vh_config_env *env = r->env;
+	if (!env || n == 0) {
+		free(spans);
+		return true;
+	}
+	struct vh_config_env_origin *grown = realloc(env->items, (env->n + 1) * sizeof(*grown));
+	if (!grown) {
+		free(spans);
+		return vh_config_read_fail_oom(r);
+	}
+	env->items = grown;
+	env->items[env->n++] = (struct vh_config_env_origin){v, spans, n};
+	return true;
+}
+
 static bool expand_string(const struct vh_config_reader *r, json_t *v, const char *path) {
 	const char *text = json_string_value(v);
+	struct vh_config_span *spans = NULL;
+	size_t n_spans = 0;
 	char msg[256];
 	if (!strchr(text, '$')) {
 		return true;
 	}
-	char *expanded = vh_config_value_expand_env(text, msg, sizeof(msg));
+	char *expanded = vh_config_value_expand_env_spans(text, &spans, &n_spans, msg, sizeof(msg));
 	if (!expanded) {
 		return vh_config_read_fail(r, path, NULL, "%s", msg);
 	}
 	int rc = json_string_set(v, expanded);
 	free(expanded);
 	if (rc != 0) {
+		free(spans);
 		return vh_config_read_fail(r, path, NULL,
 				"is not valid UTF-8 once environment variables are expanded");
 	}
-	return true;
+	/* json_string_set() keeps v, so the pointer identifies the value from now on. */
+	return record_origin(r, v, spans, n_spans);
+}
+
+bool vh_config_read_from_env(
+		const struct vh_config_reader *r, const json_t *string, size_t start, size_t end) {
+	if (start >= end) {
+		return true;
+	}
+	for (size_t i = 0; r->env && i < r->env->n; i++) {
+		const struct vh_config_env_origin *o = &r->env->items[i];
+		if (o->string != string) {
+			continue;
+		}
+		/* Spans are in order and do not overlap; "${A}${B}" gives two that touch. */
+		size_t pos = start;
+		for (size_t k = 0; k < o->n_spans && pos < end; k++) {
+			if (o->spans[k].start <= pos && pos < o->spans[k].end) {
+				pos = o->spans[k].end;
+			}
+		}
+		return pos >= end;
+	}
+	return false;
+}
+
+void vh_config_read_env_finish(struct vh_config_env *env) {
+	for (size_t i = 0; i < env->n; i++) {
+		free(env->items[i].spans);
+	}
+	free(env->items);
+	env->items = NULL;
+	env->n = 0;
 }
 
 /* Expands ${VAR} in every string value (keys stay as written), depth first in file order. */
@@ -296,4 +375,30 @@ json_t *vh_config_read_file(const struct vh_config_reader *r) {
 
 bool vh_config_read_expand_env(const struct vh_config_reader *r, json_t *root) {
 	return expand_tree(r, root, "");
+}
+
+bool vh_config_read_backoff(const struct vh_config_reader *r, const json_t *obj, const char *path,
+		struct vh_backoff_config *out) {
+	static const char *const keys[] = {"initial", "max"};
+	static const int64_t default_max = 5000, max_max = 10 * 60 * 1000;
+	const json_t *v = json_object_get(obj, "backoff");
+	char sub[VH_CONFIG_PATH_LEN];
+	out->initial_ms = 250;
+	out->max_ms = -1;
+	vh_config_read_path(sub, sizeof(sub), "%s.backoff", path);
+	if (v && !json_is_object(v)) {
+		return vh_config_read_fail_type(r, path, "backoff", "an object", v);
+	}
+	if (v &&
+			(!vh_config_read_keys(r, v, sub, keys, VH_ARRAY_LEN(keys)) ||
+					!vh_config_read_duration(r, v, sub, "initial", 10,
+							60 * 1000, &out->initial_ms) ||
+					!vh_config_read_duration(r, v, sub, "max", out->initial_ms,
+							max_max, &out->max_ms))) {
+		return false;
+	}
+	if (out->max_ms < 0) {
+		out->max_ms = out->initial_ms > default_max ? out->initial_ms : default_max;
+	}
+	return true;
 }

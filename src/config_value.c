@@ -225,8 +225,36 @@ static bool is_env_name(const char *name, size_t len) {
 	return true;
 }
 
-/* Writes the value of the variable named by the len bytes at name into out. */
-static bool put_env(FILE *out, const char *name, size_t len, char *err, size_t err_len) {
+/* Where expansion writes: the stream, how many bytes it holds, and where values landed. */
+struct expansion {
+	FILE *out;
+	size_t pos;
+	struct vh_config_span *spans; /* NULL when the caller does not want them */
+	size_t n_spans;
+	bool want_spans;
+};
+
+static void put_char(struct expansion *x, char c) {
+	fputc(c, x->out);
+	x->pos++;
+}
+
+/* Records that the bytes [start, x->pos) came from a variable; an empty value adds nothing. */
+static bool add_span(struct expansion *x, size_t start) {
+	if (!x->want_spans || start == x->pos) {
+		return true;
+	}
+	struct vh_config_span *grown = realloc(x->spans, (x->n_spans + 1) * sizeof(*grown));
+	if (!grown) {
+		return false;
+	}
+	x->spans = grown;
+	x->spans[x->n_spans++] = (struct vh_config_span){start, x->pos};
+	return true;
+}
+
+/* Writes the value of the variable named by the len bytes at name into the stream. */
+static bool put_env(struct expansion *x, const char *name, size_t len, char *err, size_t err_len) {
 	if (!is_env_name(name, len)) {
 		snprintf(err, err_len, "invalid environment variable name \"%.*s\"", (int)len,
 				name);
@@ -238,51 +266,74 @@ static bool put_env(FILE *out, const char *name, size_t len, char *err, size_t e
 		return false;
 	}
 	const char *value = getenv(var);
-	if (!value) {
+	bool ok = value != NULL;
+	if (!ok) {
 		snprintf(err, err_len, "environment variable %s is not set", var);
 	} else {
-		fputs(value, out);
+		size_t start = x->pos;
+		fputs(value, x->out);
+		x->pos += strlen(value);
+		ok = add_span(x, start);
+		if (!ok) {
+			snprintf(err, err_len, "out of memory");
+		}
 	}
 	free(var);
-	return value != NULL;
+	return ok;
 }
 
-char *vh_config_value_expand_env(const char *text, char *err, size_t err_len) {
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *out = open_memstream(&buf, &size);
-	if (!out) {
-		snprintf(err, err_len, "out of memory");
-		return NULL;
-	}
-	bool ok = true;
-	for (const char *p = text; ok && *p;) {
+static bool expand_into(struct expansion *x, const char *text, char *err, size_t err_len) {
+	for (const char *p = text; *p;) {
 		if (p[0] != '$' || (p[1] != '$' && p[1] != '{')) {
-			fputc(*p++, out);
+			put_char(x, *p++);
 		} else if (p[1] == '$') {
-			fputc('$', out);
+			put_char(x, '$');
 			p += 2;
 		} else {
 			const char *end = strchr(p + 2, '}');
 			if (!end) {
 				snprintf(err, err_len, "\"${\" without a closing \"}\"");
-				ok = false;
-				break;
+				return false;
 			}
-			ok = put_env(out, p + 2, (size_t)(end - (p + 2)), err, err_len);
+			if (!put_env(x, p + 2, (size_t)(end - (p + 2)), err, err_len)) {
+				return false;
+			}
 			p = end + 1;
 		}
 	}
+	return true;
+}
+
+char *vh_config_value_expand_env_spans(const char *text, struct vh_config_span **spans,
+		size_t *n_spans, char *err, size_t err_len) {
+	char *buf = NULL;
+	size_t size = 0;
+	struct expansion x = {.want_spans = spans != NULL};
+	x.out = open_memstream(&buf, &size);
+	if (!x.out) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	bool ok = expand_into(&x, text, err, err_len);
 	/* A failed write shows only at fclose(), when the stream cannot grow its buffer. */
-	if (fclose(out) != 0 && ok) {
+	if (fclose(x.out) != 0 && ok) {
 		snprintf(err, err_len, "out of memory");
 		ok = false;
 	}
 	if (!ok) {
 		free(buf);
+		free(x.spans);
 		return NULL;
 	}
+	if (spans) {
+		*spans = x.spans;
+		*n_spans = x.n_spans;
+	}
 	return buf;
+}
+
+char *vh_config_value_expand_env(const char *text, char *err, size_t err_len) {
+	return vh_config_value_expand_env_spans(text, NULL, NULL, err, err_len);
 }
 
 /* Levenshtein distance, capped: keys longer than the buffer count as far from everything. */
@@ -326,4 +377,294 @@ const char *vh_config_value_suggest(const char *key, const char *const *allowed,
 		}
 	}
 	return best;
+}
+
+/* The longest host name DNS allows. */
+#define HOST_NAME_MAX_LEN 253
+#define REDIS_DEFAULT_PORT 6379
+
+const char *vh_config_value_host_problem(const char *host) {
+	unsigned char addr[sizeof(struct in6_addr)];
+	if (host[0] == '\0') {
+		return "must not be empty";
+	}
+	if (strlen(host) > HOST_NAME_MAX_LEN) {
+		return "must be at most 253 bytes";
+	}
+	if (strchr(host, ':')) {
+		return inet_pton(AF_INET6, host, addr) == 1 ? NULL : "is not a valid IPv6 address";
+	}
+	for (const char *p = host; *p; p++) {
+		/* ASCII only, whatever the locale, as for variable names. */
+		bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				(*p >= '0' && *p <= '9') || strchr(".-_", *p);
+		if (!ok) {
+			return "must be a host name (letters, digits, \".\", \"-\", \"_\") or a "
+			       "numeric address";
+		}
+	}
+	return NULL;
+}
+
+/* Splits "HOST[:PORT]" or "[V6][:PORT]" (len bytes at text) into a malloc'd host and a port. */
+static bool parse_authority_host(const char *text, size_t len, unsigned default_port, char **host,
+		unsigned *port, char *err, size_t err_len) {
+	const char *end = text + len, *colon;
+	const char *host_start = text, *host_end;
+	char port_text[8];
+	if (len > 0 && text[0] == '[') {
+		host_start = text + 1;
+		host_end = memchr(host_start, ']', (size_t)(end - host_start));
+		if (!host_end) {
+			snprintf(err, err_len, "has an IPv6 address without its closing \"]\"");
+			return false;
+		}
+		colon = host_end + 1 < end ? host_end + 1 : NULL;
+		if (colon && *colon != ':') {
+			snprintf(err, err_len, "has text after the IPv6 address");
+			return false;
+		}
+	} else {
+		colon = memchr(text, ':', len);
+		host_end = colon ? colon : end;
+	}
+	*port = default_port;
+	if (colon) {
+		size_t port_len = (size_t)(end - colon - 1);
+		bool fits = port_len < sizeof(port_text);
+		if (fits) {
+			memcpy(port_text, colon + 1, port_len);
+			port_text[port_len] = '\0';
+		}
+		if (!fits || !parse_port(port_text, port)) {
+			snprintf(err, err_len, "has a bad port (expected 1 to 65535)");
+			return false;
+		}
+	}
+	*host = strndup(host_start, (size_t)(host_end - host_start));
+	if (!*host) {
+		snprintf(err, err_len, "out of memory");
+		return false;
+	}
+	const char *problem = vh_config_value_host_problem(*host);
+	if (problem || (host_start != text && !strchr(*host, ':'))) {
+		snprintf(err, err_len, "has a bad host: %s",
+				problem ? problem : "only an IPv6 address goes in brackets");
+		free(*host);
+		*host = NULL;
+		return false;
+	}
+	return true;
+}
+
+static int hex_value(char c) {
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	if (c >= 'A' && c <= 'F') {
+		return c - 'A' + 10;
+	}
+	return -1;
+}
+
+/* Decodes %XX escapes of the len bytes at text into a malloc'd string; NULL for an empty one.
+ * Fails on a bad escape and on %00, which no C string can carry. */
+static bool percent_decode(const char *text, size_t len, char **out, char *err, size_t err_len) {
+	char *buf = malloc(len + 1), *w = buf;
+	if (!buf) {
+		snprintf(err, err_len, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] != '%') {
+			*w++ = text[i];
+			continue;
+		}
+		int hi = i + 2 < len ? hex_value(text[i + 1]) : -1;
+		int lo = i + 2 < len ? hex_value(text[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(buf);
+			snprintf(err, err_len, "has a bad %%-escape in the user info");
+			return false;
+		}
+		*w++ = (char)(hi * 16 + lo);
+		i += 2;
+	}
+	*w = '\0';
+	if (w == buf) {
+		free(buf);
+		buf = NULL;
+	}
+	*out = buf;
+	return true;
+}
+
+void vh_config_value_redis_url_finish(struct vh_config_redis_url *url) {
+	free(url->host);
+	free(url->username);
+	free(url->password);
+	memset(url, 0, sizeof(*url));
+}
+
+/* Reads the user info "USER[:PASSWORD]" (len bytes at info, which starts at offset in the URL). */
+static bool parse_userinfo(const char *info, size_t len, size_t offset,
+		struct vh_config_redis_url *out, char *err, size_t err_len) {
+	const char *colon = memchr(info, ':', len);
+	size_t user_len = colon ? (size_t)(colon - info) : len;
+	if (!percent_decode(info, user_len, &out->username, err, err_len)) {
+		return false;
+	}
+	if (colon) {
+		size_t pass_len = len - user_len - 1;
+		out->password_start = offset + user_len + 1;
+		out->password_end = out->password_start + pass_len;
+		return percent_decode(colon + 1, pass_len, &out->password, err, err_len);
+	}
+	return true;
+}
+
+static bool parse_redis_db(const char *path, unsigned *db, char *err, size_t err_len) {
+	unsigned long value = 0;
+	if (path[0] == '\0' || strcmp(path, "/") == 0) {
+		return true;
+	}
+	const char *digits = path + 1;
+	bool ok = strlen(digits) <= 4;
+	for (const char *p = digits; ok && *p; p++) {
+		ok = isdigit((unsigned char)*p);
+		value = value * 10 + (unsigned long)(*p - '0');
+	}
+	if (!ok || value > VH_CONFIG_REDIS_DB_MAX) {
+		snprintf(err, err_len, "has a bad database number (expected /0 to /%d)",
+				VH_CONFIG_REDIS_DB_MAX);
+		return false;
+	}
+	*db = (unsigned)value;
+	return true;
+}
+
+static bool parse_redis_url(
+		const char *url, struct vh_config_redis_url *out, char *err, size_t err_len) {
+	static const char scheme[] = "redis://";
+	if (strncmp(url, "rediss://", 9) == 0) {
+		snprintf(err, err_len, "TLS (rediss://) is not supported");
+		return false;
+	}
+	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
+		snprintf(err, err_len,
+				"expected \"redis://[USER[:PASSWORD]@]HOST[:PORT][/DB]\" (the "
+				"value is "
+				"not shown: it may hold a password)");
+		return false;
+	}
+	const char *authority = url + sizeof(scheme) - 1;
+	size_t authority_len = strcspn(authority, "/?#");
+	const char *path = authority + authority_len;
+	if (strpbrk(path, "?#")) {
+		snprintf(err, err_len,
+				"has query parameters or a fragment, which are not supported");
+		return false;
+	}
+	/* The last "@" ends the user info: a password may hold an unescaped "@" but a host not. */
+	const char *at = NULL;
+	for (const char *p = authority; p < path; p++) {
+		at = *p == '@' ? p : at;
+	}
+	const char *host = at ? at + 1 : authority;
+	if (at &&
+			!parse_userinfo(authority, (size_t)(at - authority),
+					(size_t)(authority - url), out, err, err_len)) {
+		return false;
+	}
+	if (host == path) {
+		snprintf(err, err_len, "has no host");
+		return false;
+	}
+	return parse_authority_host(host, (size_t)(path - host), REDIS_DEFAULT_PORT, &out->host,
+			       &out->port, err, err_len) &&
+			parse_redis_db(path, &out->db, err, err_len);
+}
+
+bool vh_config_value_parse_redis_url(
+		const char *url, struct vh_config_redis_url *out, char *err, size_t err_len) {
+	memset(out, 0, sizeof(*out));
+	if (!parse_redis_url(url, out, err, err_len)) {
+		vh_config_value_redis_url_finish(out);
+		return false;
+	}
+	return true;
+}
+
+bool vh_config_value_check_http_url(const char *url, char *err, size_t err_len) {
+	static const char scheme[] = "http://";
+	char *host = NULL;
+	unsigned port;
+	for (const char *p = url; *p; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			snprintf(err, err_len, "must not contain spaces or control characters");
+			return false;
+		}
+	}
+	if (strncmp(url, "https://", 8) == 0) {
+		snprintf(err, err_len, "https is not supported (plain http only)");
+		return false;
+	}
+	if (strncmp(url, scheme, sizeof(scheme) - 1) != 0) {
+		snprintf(err, err_len, "expected \"http://HOST[:PORT][/PATH]\"");
+		return false;
+	}
+	const char *authority = url + sizeof(scheme) - 1;
+	size_t authority_len = strcspn(authority, "/?#");
+	if (memchr(authority, '@', authority_len)) {
+		snprintf(err, err_len, "must not hold user info (\"user:password@\")");
+		return false;
+	}
+	if (authority_len == 0) {
+		snprintf(err, err_len, "has no host");
+		return false;
+	}
+	if (!parse_authority_host(authority, authority_len, 80, &host, &port, err, err_len)) {
+		return false;
+	}
+	free(host);
+	return true;
+}
+
+bool vh_config_value_check_nameserver(const char *text, char *err, size_t err_len) {
+	char host[72];
+	const char *port_text = NULL;
+	unsigned char addr[sizeof(struct in6_addr)];
+	unsigned port;
+	bool ok = strlen(text) < sizeof(host);
+	if (ok && text[0] == '[') {
+		const char *close = strchr(text, ']');
+		ok = close && (close[1] == '\0' || close[1] == ':');
+		if (ok) {
+			snprintf(host, sizeof(host), "%.*s", (int)(close - text - 1), text + 1);
+			port_text = close[1] == ':' ? close + 2 : NULL;
+			ok = inet_pton(AF_INET6, host, addr) == 1;
+		}
+	} else if (ok && strchr(text, ':') && strchr(text, ':') != strrchr(text, ':')) {
+		ok = inet_pton(AF_INET6, text, addr) == 1;
+	} else if (ok) {
+		const char *colon = strchr(text, ':');
+		snprintf(host, sizeof(host), "%.*s",
+				colon ? (int)(colon - text) : (int)strlen(text), text);
+		port_text = colon ? colon + 1 : NULL;
+		ok = inet_pton(AF_INET, host, addr) == 1;
+	}
+	if (ok && port_text) {
+		ok = parse_port(port_text, &port);
+	}
+	if (!ok) {
+		snprintf(err, err_len,
+				"expected a numeric address such as \"10.0.0.2\", "
+				"\"10.0.0.2:5353\" "
+				"or \"[::1]:53\", got \"%.80s\"",
+				text);
+	}
+	return ok;
 }

@@ -24,9 +24,13 @@ enum vh_group {
 enum vh_check_type {
 	VH_CHECK_PROCESS,
 	VH_CHECK_CGROUP,
+	VH_CHECK_POSTGRES,
+	VH_CHECK_REDIS,
+	VH_CHECK_TCP,
+	VH_CHECK_HTTP,
 };
 
-/* Returns the type's config name ("process", "cgroup"). */
+/* Returns the type's config name ("process", "cgroup", "postgres", "redis", "tcp", "http"). */
 const char *vh_check_type_name(enum vh_check_type type);
 
 /* How a process check finds its target. Exactly one is set. */
@@ -67,6 +71,65 @@ struct vh_cgroup_config {
 	enum vh_oom_policy oom_kill;
 };
 
+/* The server role a dependency check requires. Redis calls a primary "master". */
+enum vh_role {
+	VH_ROLE_ANY,
+	VH_ROLE_PRIMARY,
+	VH_ROLE_REPLICA,
+};
+
+/* Reconnection after a dropped or failed connection: exponential, with jitter. */
+struct vh_backoff_config {
+	int64_t initial_ms; /* default 250 ms */
+	int64_t max_ms; /* default 5 s */
+};
+
+struct vh_postgres_config {
+	/* libpq keyword/value pairs from "params", in file order, each array ending with NULL so
+	 * they can go to PQconnectStartParams as they are. Keys libpq does not know are rejected at
+	 * load time; "password" must come from ${VAR}. Settings left out fall back to libpq's own
+	 * environment variables (PGHOST, PGPORT, PGUSER, PGPASSWORD, ...), service file and
+	 * passfile. */
+	size_t n_params;
+	char **keywords;
+	char **values;
+	enum vh_role role;
+	bool per_check_connection; /* "connection": "per_check" instead of "persistent" */
+	/* Statistics on the same connection (active connections against max_connections). */
+	bool stats;
+	double connections_warn_percent; /* 0 = off */
+	double connections_fail_percent; /* 0 = off */
+	struct vh_backoff_config backoff;
+};
+
+struct vh_redis_config {
+	char *host; /* a name or numeric address; NULL with unix_path */
+	unsigned port; /* default 6379 */
+	char *unix_path; /* a unix socket instead of host:port */
+	char *username; /* ACL user for AUTH, or NULL */
+	char *password; /* NULL, or from ${VAR} or a URL that came from ${VAR} */
+	unsigned db; /* SELECT this when non-zero */
+	enum vh_role role;
+	bool stats; /* INFO: used_memory against maxmemory, connected_clients */
+	double memory_warn_percent; /* 0 = off */
+	double memory_fail_percent; /* 0 = off */
+	uint64_t clients_warn; /* 0 = off */
+	struct vh_backoff_config backoff;
+};
+
+struct vh_tcp_config {
+	char *host; /* a name or numeric address */
+	unsigned port;
+};
+
+struct vh_http_check_config {
+	char *url; /* http:// only; the host may be a name */
+	unsigned status_min; /* default 200 */
+	unsigned status_max; /* default 399 */
+	char *body_contains; /* NULL = any body */
+	uint64_t max_body_bytes; /* default 64 KiB; a longer body fails the check */
+};
+
 struct vh_check_config {
 	char name[VH_CONFIG_NAME_MAX];
 	enum vh_check_type type;
@@ -84,6 +147,10 @@ struct vh_check_config {
 	union {
 		struct vh_process_config process;
 		struct vh_cgroup_config cgroup;
+		struct vh_postgres_config postgres;
+		struct vh_redis_config redis;
+		struct vh_tcp_config tcp;
+		struct vh_http_check_config http;
 	} u;
 };
 
@@ -94,12 +161,24 @@ struct vh_listen {
 	unsigned port;
 };
 
+#define VH_CONFIG_NAMESERVERS_MAX 4
+
+/* How host names are resolved (with evdns, never on a blocking call). With no nameservers,
+ * /etc/resolv.conf and /etc/hosts are used. */
+struct vh_dns_config {
+	size_t n_nameservers;
+	char nameservers[VH_CONFIG_NAMESERVERS_MAX][72]; /* "IP" or "IP:PORT" or "[V6]:PORT" */
+	int64_t timeout_ms; /* per attempt, default 2 s */
+	unsigned attempts; /* default 2 */
+};
+
 /* Frozen after vh_config_load(): nothing changes it while the daemon runs. */
 struct vh_config {
 	char *path;
 	char service[VH_CONFIG_NAME_MAX];
 	size_t n_listen;
 	struct vh_listen listen[VH_CONFIG_LISTEN_MAX];
+	struct vh_dns_config dns;
 	size_t n_checks;
 	struct vh_check_config *checks;
 };
@@ -128,8 +207,9 @@ VH_MUSTCHECK bool vh_config_parse_bytes(const char *text, uint64_t *out);
 /* Writes the effective config (every default filled in) as indented JSON with secrets replaced
  * by "<redacted>". Returns a malloc'd string the caller frees, or NULL when out of memory. */
 char *vh_config_dump(const struct vh_config *config);
-/* Returns "<redacted>" when a string value must not be shown: its key is "password" or "token",
- * or it holds a secret (a URL with user info, a "password=" keyword). Otherwise returns value. */
+/* Returns "<redacted>" when a string value must not be shown: its key is "token" or ends in
+ * "password" ("sslpassword"), or it holds a secret (a URL with user info, a "password="
+ * keyword). Otherwise returns value. */
 const char *vh_config_redact_value(const char *key, const char *value);
 
 #endif

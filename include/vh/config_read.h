@@ -7,15 +7,35 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vh/config_value.h"
+
+struct vh_backoff_config;
+
 /* The longest JSON path a message shows; longer ones are cut. */
 #define VH_CONFIG_PATH_LEN 160
 
+/* Where ${VAR} values landed in one string value of the tree. */
+struct vh_config_env_origin {
+	const json_t *string;
+	struct vh_config_span *spans;
+	size_t n_spans;
+};
+
+/* Every string value that ${VAR} expansion put a variable's value into, so that a secret taken
+ * from the environment can be told from one typed into the file. Starts zeroed. */
+struct vh_config_env {
+	struct vh_config_env_origin *items;
+	size_t n;
+};
+
 /* Where one error goes. Every message is "FILE: json.path: what", or "FILE: what" for the file
- * as a whole; file and err are borrowed. */
+ * as a whole; file and err are borrowed. env may be NULL, when nothing needs to know where a
+ * value came from. */
 struct vh_config_reader {
 	const char *file;
 	char *err;
 	size_t err_len;
+	struct vh_config_env *env;
 };
 
 /* Writes "FILE: path.key: message" into r->err; path and key may each be NULL or "". Returns
@@ -39,8 +59,15 @@ VH_PRINTF(3, 4) void vh_config_read_path(char *buf, size_t len, const char *fmt,
  * JANSSON TEXT" or "FILE: expected an object at the top level, got ..." in r->err. */
 json_t *vh_config_read_file(const struct vh_config_reader *r);
 /* Expands ${VAR} (see vh_config_value_expand_env()) in every string value under root, in place;
- * keys stay as written. Stops at the first error. */
+ * keys stay as written. Records in r->env, when set, where the values landed. Stops at the first
+ * error. */
 VH_MUSTCHECK bool vh_config_read_expand_env(const struct vh_config_reader *r, json_t *root);
+/* True when every byte [start, end) of string, a value expanded by vh_config_read_expand_env(),
+ * came from an environment variable; true for an empty range, false without r->env. */
+bool vh_config_read_from_env(
+		const struct vh_config_reader *r, const json_t *string, size_t start, size_t end);
+/* Frees what expansion recorded and zeroes env; accepts a zeroed one. */
+void vh_config_read_env_finish(struct vh_config_env *env);
 /* Refuses the first key of obj, in file order, that is not in allowed; suggests a near one. */
 VH_MUSTCHECK bool vh_config_read_keys(const struct vh_config_reader *r, const json_t *obj,
 		const char *path, const char *const *allowed, size_t n_allowed);
@@ -65,5 +92,14 @@ VH_MUSTCHECK bool vh_config_read_bytes(const struct vh_config_reader *r, const j
 /* Any JSON number from 0 to 100. */
 VH_MUSTCHECK bool vh_config_read_percent(const struct vh_config_reader *r, const json_t *obj,
 		const char *path, const char *key, double *out);
+/* A string that is one of names (n_names of them); stores its index. The message for any other
+ * value is "unknown WHAT \"VALUE\" (expected NAME, NAME or NAME)". */
+VH_MUSTCHECK bool vh_config_read_choice(const struct vh_config_reader *r, const json_t *obj,
+		const char *path, const char *key, const char *what, const char *const *names,
+		size_t n_names, size_t *out);
+/* The "backoff" object of a dependency check: "initial" (10ms to 1m, default 250ms) and "max"
+ * (initial to 10m, default 5s or initial if longer). Fills out with the defaults when absent. */
+VH_MUSTCHECK bool vh_config_read_backoff(const struct vh_config_reader *r, const json_t *obj,
+		const char *path, struct vh_backoff_config *out);
 
 #endif
