@@ -14,6 +14,7 @@
 #include "vh/log.h"
 #include "vh/probe_client.h"
 #include "vh/probes.h"
+#include "vh/resolver.h"
 #include "vh/scheduler.h"
 
 #define EXIT_USAGE 2
@@ -194,11 +195,25 @@ static int run_check_config(const struct options *opts) {
 struct daemon {
 	struct vh_config *config;
 	struct event_base *base;
+	struct vh_resolver *resolver;
+	struct vh_probe_env env; /* borrowed by every probe */
 	struct vh_scheduler *sched;
 	struct vh_http_server *http;
 	struct event *sigterm;
 	struct event *sigint;
 };
+
+/* libevent's own warnings (a failed connect inside evhttp, say) would otherwise reach stderr as
+ * bare "[warn] ..." lines that log shippers cannot parse. */
+static void on_libevent_log(int severity, const char *msg) {
+	enum vh_log_level level = VH_LOG_DEBUG;
+	if (severity == EVENT_LOG_WARN) {
+		level = VH_LOG_WARN;
+	} else if (severity == EVENT_LOG_ERR) {
+		level = VH_LOG_ERROR;
+	}
+	vh_log(level, "libevent", "detail", msg, NULL);
+}
 
 static void on_signal(evutil_socket_t signum, short what, void *arg) {
 	struct daemon *d = arg;
@@ -208,10 +223,12 @@ static void on_signal(evutil_socket_t signum, short what, void *arg) {
 }
 
 static bool add_checks(struct daemon *d, char *err, size_t err_len) {
+	d->env.base = d->base;
+	d->env.resolver = d->resolver;
 	for (size_t i = 0; i < d->config->n_checks; i++) {
 		const struct vh_check_config *check = &d->config->checks[i];
 		struct vh_probe probe;
-		if (!vh_probes_create(d->base, check, &probe, err, err_len) ||
+		if (!vh_probes_create(&d->env, check, &probe, err, err_len) ||
 				!vh_scheduler_add(d->sched, check, probe, err, err_len)) {
 			return false;
 		}
@@ -220,9 +237,14 @@ static bool add_checks(struct daemon *d, char *err, size_t err_len) {
 }
 
 static bool daemon_start(struct daemon *d, char *err, size_t err_len) {
+	event_set_log_callback(on_libevent_log);
 	d->base = event_base_new();
 	if (!d->base) {
 		snprintf(err, err_len, "cannot create the event loop");
+		return false;
+	}
+	d->resolver = vh_resolver_create(d->base, &d->config->dns, err, err_len);
+	if (!d->resolver) {
 		return false;
 	}
 	d->sched = vh_scheduler_create(d->base, 0, err, err_len);
@@ -248,6 +270,9 @@ static bool daemon_start(struct daemon *d, char *err, size_t err_len) {
 static void daemon_stop(struct daemon *d) {
 	vh_scheduler_destroy(d->sched);
 	vh_http_server_destroy(d->http);
+	/* After the HTTP server: freeing the resolver turns the loop a few times to let cancelled
+	 * lookups go, and no request may be served from a freed scheduler then. */
+	vh_resolver_destroy(d->resolver);
 	if (d->sigterm) {
 		event_free(d->sigterm);
 	}
