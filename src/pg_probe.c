@@ -14,6 +14,7 @@
 #include "vh/log.h"
 #include "vh/pg_error.h"
 #include "vh/pg_params.h"
+#include "vh/random.h"
 #include "vh/resolver.h"
 #include "vh/scrub.h"
 
@@ -84,14 +85,6 @@ struct pg_probe {
 static void on_io(evutil_socket_t fd, short what, void *arg);
 static void on_resolved(void *arg, const char *addr, const char *error);
 
-/* splitmix64, for backoff jitter only. */
-static uint32_t next_random(struct pg_probe *probe) {
-	uint64_t z = (probe->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (uint32_t)((z ^ (z >> 31)) >> 32);
-}
-
 /* Writes text into out, scrubbed of the probe's secrets and on one line. */
 static void scrub(const struct pg_probe *probe, const char *text, char *out, size_t out_len) {
 	size_t n;
@@ -121,8 +114,8 @@ static void report(struct pg_probe *probe, const struct vh_check_result *result)
 static void record_failure(struct pg_probe *probe, const char *reason) {
 	scrub(probe, reason, probe->last_error, sizeof(probe->last_error));
 	drop_connection(probe);
-	probe->retry_at_mono_ms =
-			vh_clock_mono_ms() + vh_backoff_fail(&probe->backoff, next_random(probe));
+	probe->retry_at_mono_ms = vh_clock_mono_ms() +
+			vh_backoff_fail(&probe->backoff, vh_random_next(&probe->rng));
 }
 
 static void fail_run(struct pg_probe *probe, const char *reason) {
@@ -592,7 +585,7 @@ bool vh_pg_probe_create(const struct vh_probe_env *env, const struct vh_postgres
 	probe->config = config;
 	probe->base = env->base;
 	probe->resolver = env->resolver;
-	probe->rng = (uint64_t)vh_clock_mono_ms() ^ (uint64_t)(uintptr_t)probe;
+	probe->rng = vh_random_seed((uintptr_t)probe);
 	vh_backoff_init(&probe->backoff, &config->backoff);
 	probe->params = vh_pg_params_create(config, err, err_len);
 	if (!probe->params) {

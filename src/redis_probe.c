@@ -1,5 +1,6 @@
 /* redis_probe.c - the `redis` check: PING, and INFO when asked, over one persistent connection. */
 #include "vh/redis_probe.h"
+#include "vh/random.h"
 
 #include <ctype.h>
 #include <event2/event.h>
@@ -81,14 +82,6 @@ static void set_text(char *out, size_t out_len, const char *fmt, ...) {
 	va_end(ap);
 }
 
-/* splitmix64, for backoff jitter: each probe draws its own so a fleet spreads its reconnects. */
-static uint32_t next_random(struct redis_probe *probe) {
-	uint64_t z = (probe->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (uint32_t)((z ^ (z >> 31)) >> 32);
-}
-
 /* Text from the server or from hiredis may in principle echo what we sent; the password is
  * the one secret we hold. Also lower-cases a leading capital of strerror-style text
  * ("Connection refused") so messages read alike. */
@@ -136,7 +129,7 @@ static void drop(struct redis_probe *probe) {
  * back off, and fail the run in flight with the reason. */
 static void connection_failed(struct redis_probe *probe, const char *fmt, ...) VH_PRINTF(2, 3);
 static void connection_failed(struct redis_probe *probe, const char *fmt, ...) {
-	int64_t delay = vh_backoff_fail(&probe->backoff, next_random(probe));
+	int64_t delay = vh_backoff_fail(&probe->backoff, vh_random_next(&probe->rng));
 	va_list ap;
 	va_start(ap, fmt);
 	/* A long host name or server message is cut short here, which is expected. */
@@ -668,8 +661,7 @@ bool vh_redis_probe_create(const struct vh_probe_env *env, const struct vh_redis
 	probe->base = env->base;
 	probe->resolver = env->resolver;
 	probe->need_info = config->role != VH_ROLE_ANY || config->stats;
-	probe->rng = (uint64_t)vh_clock_mono_ms() ^ ((uint64_t)getpid() << 32) ^
-			(uint64_t)(uintptr_t)probe;
+	probe->rng = vh_random_seed((uintptr_t)probe);
 	probe->conn = CONN_IDLE;
 	vh_backoff_init(&probe->backoff, &config->backoff);
 	if (config->unix_path) {

@@ -10,6 +10,7 @@
 
 #include "vh/clock.h"
 #include "vh/log.h"
+#include "vh/random.h"
 
 /* Each check is idle until started, then alternates between waiting and running. */
 enum runner_phase {
@@ -42,14 +43,6 @@ struct vh_scheduler {
 	int64_t started_wall_ms;
 };
 
-/* splitmix64: tiny, seedable, and good enough to spread a fleet's timers. */
-static uint32_t next_random(struct vh_scheduler *sched) {
-	uint64_t z = (sched->rng += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (uint32_t)((z ^ (z >> 31)) >> 32);
-}
-
 static struct timeval to_timeval(int64_t ms) {
 	struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
 	return tv;
@@ -63,7 +56,7 @@ struct vh_scheduler *vh_scheduler_create(
 		return NULL;
 	}
 	sched->base = base;
-	sched->rng = seed ? seed : (uint64_t)vh_clock_mono_ms() ^ ((uint64_t)getpid() << 32);
+	sched->rng = seed ? seed : vh_random_seed((uintptr_t)sched);
 	return sched;
 }
 
@@ -169,8 +162,9 @@ bool vh_scheduler_start(struct vh_scheduler *sched, char *err, size_t err_len) {
 	sched->started_wall_ms = vh_clock_wall_ms();
 	for (size_t i = 0; i < sched->n_checks; i++) {
 		const struct vh_check_config *config = sched->states[i].config;
-		int64_t jitter = config->jitter_ms ? next_random(sched) % (config->jitter_ms + 1)
-						   : 0;
+		int64_t jitter = config->jitter_ms
+				? vh_random_next(&sched->rng) % (config->jitter_ms + 1)
+				: 0;
 		if (!arm(sched->runners[i], config->initial_delay_ms + jitter)) {
 			snprintf(err, err_len, "cannot arm the timer of check \"%s\"",
 					config->name);
@@ -237,7 +231,9 @@ static void finish_run(struct runner *runner, const struct vh_check_result *resu
 		log_transition(state, &transition);
 	}
 	update_startup(sched);
-	if (!arm(runner, vh_scheduler_next_delay(state->config, state, next_random(sched)))) {
+	if (!arm(runner,
+			    vh_scheduler_next_delay(
+					    state->config, state, vh_random_next(&sched->rng)))) {
 		vh_log(VH_LOG_ERROR, "cannot arm check timer", "check", state->config->name, NULL);
 	}
 }
