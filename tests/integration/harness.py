@@ -18,6 +18,10 @@ SOURCE_ROOT = Path(os.environ.get("VH_SOURCE_ROOT") or Path(__file__).resolve().
 # VH_VALGRIND=1 runs every veza-health process under valgrind. A definite leak or a memory error
 # then turns into exit status 99, which the harness reports like any other bad exit.
 VALGRIND = os.environ.get("VH_VALGRIND") == "1"
+# VH_SANITIZED=1 (set by `meson test --setup asan`) says the daemon is an ASan build: its
+# allocator holds freed memory in quarantine, so RSS growth says nothing about leaks there;
+# LeakSanitizer checks leaks at exit instead.
+SANITIZED = os.environ.get("VH_SANITIZED") == "1"
 VALGRIND_ARGS = [
     "valgrind",
     "--error-exitcode=99",
