@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,8 +21,14 @@
 /* Seconds a connection may sit idle or half-sent before evhttp closes it. */
 #define IO_TIMEOUT_SECONDS 5
 
+/* How long a listener rests after accept() failed, e.g. with EMFILE. */
+#define ACCEPT_PAUSE_SECONDS 1
+
 struct vh_http_server {
 	struct evhttp *http;
+	size_t n_listeners;
+	struct evconnlistener *listeners[VH_CONFIG_LISTEN_MAX * 2];
+	struct event *resume; /* re-enables listeners paused by on_accept_error */
 	const struct vh_scheduler *sched;
 	const char *service;
 };
@@ -122,17 +129,49 @@ static void on_request(struct evhttp_request *req, void *arg) {
 	evbuffer_free(body);
 }
 
+/* libevent retries a failed accept() at once and forever: out of descriptors (EMFILE) that is a
+ * busy loop that floods the log. So the listener rests, and on_resume wakes it. ctx is evhttp's,
+ * not ours, which is why the resting is undone by a timer of the server's own. */
+static void on_accept_error(struct evconnlistener *listener, void *ctx) {
+	int e = EVUTIL_SOCKET_ERROR();
+	(void)ctx;
+	evconnlistener_disable(listener);
+	vh_log(VH_LOG_WARN, "cannot accept connections; pausing the listener", "error",
+			evutil_socket_error_to_string(e), NULL);
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg) {
+	struct vh_http_server *server = arg;
+	/* Enabling a listener that is already enabled changes nothing. */
+	for (size_t i = 0; i < server->n_listeners; i++) {
+		evconnlistener_enable(server->listeners[i]);
+	}
+}
+
+static bool keep_listener(struct vh_http_server *server, struct evhttp_bound_socket *bound) {
+	if (!bound) {
+		return false;
+	}
+	struct evconnlistener *listener = evhttp_bound_socket_get_listener(bound);
+	evconnlistener_set_error_cb(listener, on_accept_error);
+	server->listeners[server->n_listeners++] = listener;
+	return true;
+}
+
 static bool bind_one(struct vh_http_server *server, const struct vh_listen *listen, char *err,
 		size_t err_len) {
 	const char *host = listen->host[0] ? listen->host : "::";
-	if (evhttp_bind_socket_with_handle(server->http, host, (ev_uint16_t)listen->port)) {
+	if (keep_listener(server,
+			    evhttp_bind_socket_with_handle(
+					    server->http, host, (ev_uint16_t)listen->port))) {
 		return true;
 	}
 	int saved = errno;
 	/* "all interfaces" on a host without IPv6 falls back to IPv4 only. */
 	if (!listen->host[0] &&
-			evhttp_bind_socket_with_handle(
-					server->http, "0.0.0.0", (ev_uint16_t)listen->port)) {
+			keep_listener(server,
+					evhttp_bind_socket_with_handle(server->http, "0.0.0.0",
+							(ev_uint16_t)listen->port))) {
 		return true;
 	}
 	snprintf(err, err_len, "cannot listen on %s%s%s:%u: %s", strchr(host, ':') ? "[" : "", host,
@@ -151,7 +190,9 @@ struct vh_http_server *vh_http_server_create(struct event_base *base, const char
 	server->sched = sched;
 	server->service = service;
 	server->http = evhttp_new(base);
-	if (!server->http) {
+	server->resume = event_new(base, -1, EV_PERSIST, on_resume, server);
+	struct timeval pause = {ACCEPT_PAUSE_SECONDS, 0};
+	if (!server->http || !server->resume || event_add(server->resume, &pause) != 0) {
 		snprintf(err, err_len, "cannot create the HTTP server");
 		goto error;
 	}
@@ -180,6 +221,9 @@ error:
 void vh_http_server_destroy(struct vh_http_server *server) {
 	if (!server) {
 		return;
+	}
+	if (server->resume) {
+		event_free(server->resume);
 	}
 	if (server->http) {
 		evhttp_free(server->http);

@@ -271,3 +271,27 @@ def test_sigterm_exits_0_promptly(daemon):
     d = daemon(harness.self_config())
     poll(lambda: d.request("/ready").status == 200, bound(2.0), what="/ready 200")
     d.stop_ok(timeout=bound(5.0))
+
+
+def test_out_of_descriptors_pauses_accepting_instead_of_spinning(daemon):
+    """With its descriptors used up by idle clients, the daemon must not busy-loop on accept()
+    and flood the log; once the clients go, it answers again."""
+    import socket
+    import subprocess
+    import time
+
+    d = daemon(harness.self_config())
+    subprocess.run(["prlimit", f"--pid={d.proc.pid}", "--nofile=32:32"], check=True)
+    clients = []
+    try:
+        for _ in range(48):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=2)
+            clients.append(s)
+        time.sleep(1.5)
+        pauses = d.log_text().count("pausing the listener")
+        assert 1 <= pauses <= 6, f"{pauses} pause lines in 1.5 s:\n{d.log_text()[-2000:]}"
+        assert d.log_text().count("\n") < 200, "the log is flooding"
+    finally:
+        for s in clients:
+            s.close()
+    poll(lambda: d.request("/live").status == 200, timeout=5, what="/live answering 200 again")
