@@ -85,7 +85,9 @@ static struct evdns_base *from_resolv_conf(struct event_base *base, char *err, s
 		snprintf(err, err_len, "cannot create the DNS resolver");
 		return NULL;
 	}
-	int rc = evdns_base_resolv_conf_parse(dns, DNS_OPTIONS_ALL, RESOLV_CONF);
+	/* /etc/hosts is loaded once for every setup in vh_resolver_create. */
+	int rc = evdns_base_resolv_conf_parse(
+			dns, DNS_OPTIONS_ALL & ~DNS_OPTION_HOSTSFILE, RESOLV_CONF);
 	if (rc == 0 && evdns_base_count_nameservers(dns) > 0) {
 		return dns;
 	}

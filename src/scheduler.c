@@ -275,10 +275,17 @@ static void on_next_run(evutil_socket_t fd, short what, void *arg) {
 	runner->phase = RUNNER_RUNNING;
 	runner->run++;
 	runner->run_started_mono_ms = vh_clock_mono_ms();
-	evtimer_add(runner->deadline, &tv);
+	struct vh_check_result result;
+	/* Without its deadline a hung probe would hold the check RUNNING for good, so a run that
+	 * cannot arm one does not start. */
+	if (evtimer_add(runner->deadline, &tv) != 0) {
+		vh_check_result_set(
+				&result, VH_STATUS_FAIL, "cannot arm the check's deadline timer");
+		finish_run(runner, &result);
+		return;
+	}
 	/* start() may report synchronously, in which case the run is already finished here. */
 	if (!runner->probe.ops->start(runner->probe.impl, runner->run, on_done, runner)) {
-		struct vh_check_result result;
 		evtimer_del(runner->deadline);
 		vh_check_result_set(&result, VH_STATUS_FAIL, "%s check could not start",
 				runner->probe.ops->type);
