@@ -9,6 +9,9 @@
 #define KEYWORD "password"
 
 /* Where the output goes; bytes past the room are counted as lost rather than written. */
+/* The shortest cut-off start of a secret that is still masked at the end of a text. */
+#define TAIL_MIN 4
+
 struct sink {
 	char *out;
 	size_t cap; /* bytes available for text, without the NUL */
@@ -40,12 +43,21 @@ static void mark(bool *mask, size_t from, size_t to) {
  * replacement would leave the last "a" of a secret on show. */
 static void mark_secret(const char *text, size_t len, bool *mask, const char *secret) {
 	size_t n = secret ? strlen(secret) : 0;
-	if (n == 0 || n > len) {
+	if (n == 0) {
 		return;
 	}
 	for (size_t i = 0; i + n <= len; i++) {
 		if (memcmp(text + i, secret, n) == 0) {
 			mark(mask, i, i + n);
+		}
+	}
+	/* Callers may have cut a library's message short before it got here; a secret cut at the
+	 * end would then show its first characters. Four or more of them at the very end are
+	 * masked; fewer would hide innocent endings far more often than they protect. */
+	for (size_t k = n - 1; k >= TAIL_MIN && k > 0; k--) {
+		if (k <= len && memcmp(text + len - k, secret, k) == 0) {
+			mark(mask, len - k, len);
+			break;
 		}
 	}
 }

@@ -151,3 +151,15 @@ Test(scrub, truncation_does_not_split_utf8) {
 	vh_scrub("ab\xe2\x82\xac!", NULL, 0, small, sizeof(small)); /* "ab€!": € fits */
 	cr_assert(eq(str, small, "ab\xe2\x82\xac"));
 }
+
+Test(scrub, secret_cut_off_at_the_end_is_masked) {
+	cr_assert(eq(str, (char *)scrub("password was Hunter2Pass", "Hunter2Password"),
+				  "password was ***"),
+			"a message cut inside the secret keeps none of it");
+	cr_assert(eq(str, (char *)scrub("ends with Hunt", "Hunter2Password"), "ends with ***"));
+	cr_assert(eq(str, (char *)scrub("ends with Hun", "Hunter2Password"), "ends with Hun"),
+			"three characters are too few to tell from ordinary text");
+	cr_assert(eq(str, (char *)scrub("Hunter2 in the middle", "Hunter2Password"),
+				  "Hunter2 in the middle"),
+			"only the very end can be a cut-off secret");
+}
