@@ -84,11 +84,12 @@ static bool read_service(
 		return false;
 	}
 	if (!is_name(service, "_.-", true)) {
+		char got[VH_CONFIG_DESCRIBE_LEN];
 		return vh_config_read_fail(r, NULL, "service",
 				"must be 1 to 63 characters of A-Z, a-z, 0-9, \"_\", \".\" or "
-				"\"-\", "
-				"got \"%.80s\"",
-				service);
+				"\"-\", got %s",
+				vh_config_read_describe(r, json_object_get(root, "service"), got,
+						sizeof(got)));
 	}
 	snprintf(config->service, sizeof(config->service), "%s", service);
 	return true;
@@ -96,20 +97,22 @@ static bool read_service(
 
 static bool add_listen(const struct vh_config_reader *r, const json_t *v, const char *path,
 		struct vh_config *config) {
-	char msg[256];
+	char got[VH_CONFIG_DESCRIBE_LEN];
 	struct vh_listen *l = &config->listen[config->n_listen];
 	if (!json_is_string(v)) {
 		return vh_config_read_fail_type(
 				r, path, NULL, "an address string such as \":8099\"", v);
 	}
-	if (!vh_config_parse_listen(json_string_value(v), l, msg, sizeof(msg))) {
-		return vh_config_read_fail(r, path, NULL, "%s", msg);
+	const char *problem = vh_config_value_listen_problem(json_string_value(v), l);
+	if (problem) {
+		return vh_config_read_fail(r, path, NULL, "%s, got %s", problem,
+				vh_config_read_describe(r, v, got, sizeof(got)));
 	}
 	for (size_t i = 0; i < config->n_listen; i++) {
 		if (config->listen[i].port == l->port &&
 				strcmp(config->listen[i].host, l->host) == 0) {
-			return vh_config_read_fail(r, path, NULL, "duplicate address \"%s\"",
-					json_string_value(v));
+			return vh_config_read_fail(r, path, NULL, "duplicate address %s",
+					vh_config_read_describe(r, v, got, sizeof(got)));
 		}
 	}
 	config->n_listen++;
@@ -292,23 +295,24 @@ static bool read_check_timing(const struct vh_config_reader *r, const json_t *en
 static bool read_check_name(const struct vh_config_reader *r, const json_t *entry, const char *path,
 		const struct vh_config *config, struct vh_check_config *check) {
 	const char *name = NULL;
+	char got[VH_CONFIG_DESCRIBE_LEN];
 	if (!vh_config_read_string(r, entry, path, "name", &name)) {
 		return false;
 	}
 	if (!name) {
 		return vh_config_read_fail(r, path, NULL, "missing required key \"name\"");
 	}
+	const json_t *v = json_object_get(entry, "name");
 	if (!is_name(name, "_-", false)) {
 		return vh_config_read_fail(r, path, "name",
-				"must be 1 to 63 characters of a-z, 0-9, \"_\" or \"-\", "
-				"got \"%.80s\"",
-				name);
+				"must be 1 to 63 characters of a-z, 0-9, \"_\" or \"-\", got %s",
+				vh_config_read_describe(r, v, got, sizeof(got)));
 	}
 	/* check is the last entry of config->checks, so the ones before it are the earlier ones. */
 	for (const struct vh_check_config *other = config->checks; other < check; other++) {
 		if (strcmp(other->name, name) == 0) {
-			return vh_config_read_fail(
-					r, path, "name", "duplicate check name \"%s\"", name);
+			return vh_config_read_fail(r, path, "name", "duplicate check name %s",
+					vh_config_read_describe(r, v, got, sizeof(got)));
 		}
 	}
 	snprintf(check->name, sizeof(check->name), "%s", name);
@@ -329,7 +333,7 @@ static unsigned group_bit(const char *name) {
 static bool read_groups(const struct vh_config_reader *r, const json_t *entry, const char *path,
 		unsigned *out) {
 	const json_t *v = json_object_get(entry, "groups");
-	char item_path[VH_CONFIG_PATH_LEN], got[96];
+	char item_path[VH_CONFIG_PATH_LEN], got[VH_CONFIG_DESCRIBE_LEN];
 	const json_t *item;
 	unsigned groups = 0;
 	size_t i;
@@ -347,11 +351,11 @@ static bool read_groups(const struct vh_config_reader *r, const json_t *entry, c
 		if (!bit) {
 			return vh_config_read_fail(r, item_path, NULL,
 					"unknown group %s (expected liveness or readiness)",
-					vh_config_read_describe(item, got, sizeof(got)));
+					vh_config_read_describe(r, item, got, sizeof(got)));
 		}
 		if (groups & bit) {
-			return vh_config_read_fail(
-					r, item_path, NULL, "duplicate group \"%s\"", name);
+			return vh_config_read_fail(r, item_path, NULL, "duplicate group %s",
+					vh_config_read_describe(r, item, got, sizeof(got)));
 		}
 		groups |= bit;
 	}
@@ -464,7 +468,7 @@ static bool read_checks(const struct vh_config_reader *r, const json_t *root,
 static bool read_nameservers(
 		const struct vh_config_reader *r, const json_t *dns, struct vh_dns_config *d) {
 	const json_t *v = json_object_get(dns, "nameservers"), *item;
-	char item_path[VH_CONFIG_PATH_LEN], msg[256];
+	char item_path[VH_CONFIG_PATH_LEN], msg[256], got[VH_CONFIG_DESCRIBE_LEN];
 	size_t i;
 	if (!v) {
 		return true;
@@ -481,12 +485,14 @@ static bool read_nameservers(
 		}
 		const char *text = json_string_value(item);
 		if (!vh_config_value_check_nameserver(text, msg, sizeof(msg))) {
-			return vh_config_read_fail(r, item_path, NULL, "%s", msg);
+			return vh_config_read_fail(r, item_path, NULL, "%s, got %s", msg,
+					vh_config_read_describe(r, item, got, sizeof(got)));
 		}
 		for (size_t k = 0; k < d->n_nameservers; k++) {
 			if (strcmp(d->nameservers[k], text) == 0) {
 				return vh_config_read_fail(r, item_path, NULL,
-						"duplicate nameserver \"%s\"", text);
+						"duplicate nameserver %s",
+						vh_config_read_describe(r, item, got, sizeof(got)));
 			}
 		}
 		snprintf(d->nameservers[d->n_nameservers++], sizeof(d->nameservers[0]), "%s", text);

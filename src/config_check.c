@@ -96,10 +96,12 @@ bool vh_config_check_read_type(const struct vh_config_reader *r, const json_t *e
 			return true;
 		}
 	}
+	char got[VH_CONFIG_DESCRIBE_LEN];
 	return vh_config_read_fail(r, path, "type",
-			"unknown check type \"%.80s\" (expected process, cgroup, postgres, redis, "
-			"tcp or http)",
-			type);
+			"unknown check type %s (expected process, cgroup, postgres, redis, tcp or "
+			"http)",
+			vh_config_read_describe(
+					r, json_object_get(entry, "type"), got, sizeof(got)));
 }
 
 /* Keeps a copy of a string the config owns. */
@@ -153,7 +155,10 @@ static bool read_target_text(const struct vh_config_reader *r, const json_t *obj
 	}
 	const char *problem = target_text_problem(p->target, text);
 	if (problem) {
-		return vh_config_read_fail(r, path, key, "%s, got \"%.80s\"", problem, text);
+		char got[VH_CONFIG_DESCRIBE_LEN];
+		return vh_config_read_fail(r, path, key, "%s, got %s", problem,
+				vh_config_read_describe(
+						r, json_object_get(obj, key), got, sizeof(got)));
 	}
 	return keep(r, text, out);
 }
@@ -239,8 +244,11 @@ static bool read_oom_policy(const struct vh_config_reader *r, const json_t *obj,
 		}
 	}
 	if (text) {
+		char got[VH_CONFIG_DESCRIBE_LEN];
 		return vh_config_read_fail(r, path, "oom_kill",
-				"unknown policy \"%.80s\" (expected ignore, warn or fail)", text);
+				"unknown policy %s (expected ignore, warn or fail)",
+				vh_config_read_describe(r, json_object_get(obj, "oom_kill"), got,
+						sizeof(got)));
 	}
 	return true;
 }
@@ -270,9 +278,12 @@ static bool read_cgroup(const struct vh_config_reader *r, const json_t *obj, con
 	if (obj && !read_cgroup_keys(r, obj, path, c, &dir)) {
 		return false;
 	}
+	/* The default is absolute, so a relative dir came from obj. */
 	if (dir[0] != '/') {
-		return vh_config_read_fail(
-				r, path, "path", "must be an absolute path, got \"%.80s\"", dir);
+		char got[VH_CONFIG_DESCRIBE_LEN];
+		return vh_config_read_fail(r, path, "path", "must be an absolute path, got %s",
+				vh_config_read_describe(
+						r, json_object_get(obj, "path"), got, sizeof(got)));
 	}
 	return check_percent_order(r, path, "memory_warn_percent", "memory_fail_percent",
 			       c->memory_warn_percent, c->memory_fail_percent) &&
@@ -298,16 +309,18 @@ static bool check_pg_keyword(const struct vh_config_reader *r, const char *path,
 			names[n++] = o->keyword;
 		}
 	}
+	/* Keys are never expanded, so they come from the file; quoted all the same. */
+	char shown[VH_CONFIG_QUOTE_LEN];
 	const char *guess = vh_config_value_suggest(key, names, n);
+	vh_config_value_quote(key, shown, sizeof(shown));
 	if (guess) {
 		return vh_config_read_fail(r, path, NULL,
-				"unknown libpq keyword \"%.80s\" (did you mean \"%s\"?)", key,
-				guess);
+				"unknown libpq keyword %s (did you mean \"%s\"?)", shown, guess);
 	}
 	return vh_config_read_fail(r, path, NULL,
-			"unknown libpq keyword \"%.80s\" (see \"Parameter Key Words\" in the libpq "
+			"unknown libpq keyword %s (see \"Parameter Key Words\" in the libpq "
 			"manual)",
-			key);
+			shown);
 }
 
 /* Returns what is wrong with the value of a libpq keyword the daemon cares about, or NULL. */
@@ -446,7 +459,10 @@ static bool read_host(const struct vh_config_reader *r, const json_t *obj, const
 	}
 	const char *problem = host ? vh_config_value_host_problem(host) : NULL;
 	if (problem) {
-		return vh_config_read_fail(r, path, key, "%s, got \"%.80s\"", problem, host);
+		char got[VH_CONFIG_DESCRIBE_LEN];
+		return vh_config_read_fail(r, path, key, "%s, got %s", problem,
+				vh_config_read_describe(
+						r, json_object_get(obj, key), got, sizeof(got)));
 	}
 	return !host || keep(r, host, out);
 }
@@ -526,9 +542,11 @@ static bool read_redis_fields(const struct vh_config_reader *r, const json_t *ob
 		return false;
 	}
 	if (unix_path && (unix_path[0] != '/' || strlen(unix_path) > UNIX_PATH_MAX_LEN)) {
+		char got[VH_CONFIG_DESCRIBE_LEN];
 		return vh_config_read_fail(r, path, "unix",
-				"must be an absolute path of at most 107 bytes, got \"%.80s\"",
-				unix_path);
+				"must be an absolute path of at most 107 bytes, got %s",
+				vh_config_read_describe(
+						r, json_object_get(obj, "unix"), got, sizeof(got)));
 	}
 	c->port = (unsigned)port;
 	c->db = (unsigned)db;

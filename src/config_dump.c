@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vh/config_value.h"
@@ -35,9 +36,28 @@ const char *vh_config_redact_value(const char *key, const char *value) {
 	return value;
 }
 
+/* A string as the dump shows it: redacted as above, and an http(s) URL without its query or
+ * fragment, which often carry a token ("http://api/health?token=..."): "?<redacted>" instead. */
+static json_t *shown_string(const char *key, const char *value) {
+	const char *shown = vh_config_redact_value(key, value);
+	size_t n = shown == value ? vh_config_value_url_shown_len(value) : strlen(shown);
+	if (shown[n] == '\0') {
+		return json_string(shown);
+	}
+	size_t len = n + 1 + sizeof(redacted);
+	char *text = malloc(len);
+	if (!text) {
+		return NULL;
+	}
+	snprintf(text, len, "%.*s%c%s", (int)n, shown, shown[n], redacted);
+	json_t *v = json_string(text);
+	free(text);
+	return v;
+}
+
 /* The set_* helpers return jansson's 0 or -1 so one `|` chain collects every failure. */
 static int set_string(json_t *obj, const char *key, const char *value) {
-	return json_object_set_new(obj, key, json_string(vh_config_redact_value(key, value)));
+	return json_object_set_new(obj, key, shown_string(key, value));
 }
 
 static int set_duration(json_t *obj, const char *key, int64_t ms) {
@@ -65,7 +85,7 @@ static json_t *listen_json(const struct vh_listen *l) {
 	} else {
 		snprintf(text, sizeof(text), "%s:%u", l->host, l->port);
 	}
-	return json_string(vh_config_redact_value("listen", text));
+	return shown_string("listen", text);
 }
 
 static json_t *groups_json(unsigned groups) {

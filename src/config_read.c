@@ -49,15 +49,46 @@ bool vh_config_read_fail_oom(const struct vh_config_reader *r) {
 	return vh_config_read_fail(r, NULL, NULL, "out of memory");
 }
 
-const char *vh_config_read_describe(const json_t *v, char *buf, size_t len) {
-	const char *text;
+static const struct vh_config_env_origin *find_origin(
+		const struct vh_config_reader *r, const json_t *string) {
+	for (size_t i = 0; r->env && i < r->env->n; i++) {
+		if (r->env->items[i].string == string) {
+			return &r->env->items[i];
+		}
+	}
+	return NULL;
+}
+
+/* True when raw is one "${NAME}" and nothing else. */
+static bool is_one_variable(const char *raw) {
+	size_t len = strlen(raw);
+	return len > 3 && strncmp(raw, "${", 2) == 0 && raw[len - 1] == '}' &&
+			strcspn(raw + 2, "}") == len - 3;
+}
+
+/* A value the environment supplied, even in part, may be a secret (a password in a URL put
+ * under the wrong key): the message names where it came from instead. */
+static const char *describe_string(
+		const struct vh_config_reader *r, const json_t *v, char *buf, size_t len) {
+	const struct vh_config_env_origin *o = find_origin(r, v);
+	char quoted[VH_CONFIG_QUOTE_LEN];
+	if (!o) {
+		return vh_config_value_quote(json_string_value(v), buf, len);
+	}
+	if (is_one_variable(o->raw) && strlen(o->raw) <= VH_CONFIG_QUOTE_BYTES) {
+		snprintf(buf, len, "the value of %s", o->raw);
+		return buf;
+	}
+	snprintf(buf, len, "the expansion of %s",
+			vh_config_value_quote(o->raw, quoted, sizeof(quoted)));
+	return buf;
+}
+
+const char *vh_config_read_describe(
+		const struct vh_config_reader *r, const json_t *v, char *buf, size_t len) {
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		/* A value that came from the environment may be a secret; show it no more than
-		 * vh_config_dump() would. */
-		text = vh_config_redact_value("", json_string_value(v));
-		snprintf(buf, len, "\"%.60s%s\"", text, strlen(text) > 60 ? "..." : "");
-		return buf;
+		return describe_string(r, v, buf, len);
 	case JSON_INTEGER:
 		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		return buf;
@@ -80,9 +111,9 @@ const char *vh_config_read_describe(const json_t *v, char *buf, size_t len) {
 
 bool vh_config_read_fail_type(const struct vh_config_reader *r, const char *path, const char *key,
 		const char *what, const json_t *v) {
-	char got[96];
+	char got[VH_CONFIG_DESCRIBE_LEN];
 	return vh_config_read_fail(r, path, key, "expected %s, got %s", what,
-			vh_config_read_describe(v, got, sizeof(got)));
+			vh_config_read_describe(r, v, got, sizeof(got)));
 }
 
 bool vh_config_read_choice(const struct vh_config_reader *r, const json_t *obj, const char *path,
@@ -107,8 +138,10 @@ bool vh_config_read_choice(const struct vh_config_reader *r, const json_t *obj, 
 		snprintf(expected + len, sizeof(expected) - len, "%s%s",
 				i == 0 ? "" : (i + 1 == n_names ? " or " : ", "), names[i]);
 	}
-	return vh_config_read_fail(
-			r, path, key, "unknown %s \"%.80s\" (expected %s)", what, text, expected);
+	char got[VH_CONFIG_DESCRIBE_LEN];
+	return vh_config_read_fail(r, path, key, "unknown %s %s (expected %s)", what,
+			vh_config_read_describe(r, json_object_get(obj, key), got, sizeof(got)),
+			expected);
 }
 
 static bool is_in(const char *key, const char *const *list, size_t n) {
@@ -129,12 +162,15 @@ bool vh_config_read_keys(const struct vh_config_reader *r, const json_t *obj, co
 		if (is_in(key, allowed, n_allowed)) {
 			continue;
 		}
+		/* Keys are never expanded, so they come from the file; quoted all the same. */
+		char shown[VH_CONFIG_QUOTE_LEN];
 		const char *guess = vh_config_value_suggest(key, allowed, n_allowed);
+		vh_config_value_quote(key, shown, sizeof(shown));
 		if (guess) {
 			return vh_config_read_fail(r, path, NULL,
-					"unknown key \"%.80s\" (did you mean \"%s\"?)", key, guess);
+					"unknown key %s (did you mean \"%s\"?)", shown, guess);
 		}
-		return vh_config_read_fail(r, path, NULL, "unknown key \"%.80s\"", key);
+		return vh_config_read_fail(r, path, NULL, "unknown key %s", shown);
 	}
 	return true;
 }
@@ -170,10 +206,10 @@ bool vh_config_read_int(const struct vh_config_reader *r, const json_t *obj, con
 		return true;
 	}
 	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-		char got[96];
+		char got[VH_CONFIG_DESCRIBE_LEN];
 		return vh_config_read_fail(r, path, key,
 				"expected an integer from %" PRId64 " to %" PRId64 ", got %s", min,
-				max, vh_config_read_describe(v, got, sizeof(got)));
+				max, vh_config_read_describe(r, v, got, sizeof(got)));
 	}
 	*out = json_integer_value(v);
 	return true;
@@ -182,7 +218,7 @@ bool vh_config_read_int(const struct vh_config_reader *r, const json_t *obj, con
 bool vh_config_read_duration(const struct vh_config_reader *r, const json_t *obj, const char *path,
 		const char *key, int64_t min, int64_t max, int64_t *out) {
 	const json_t *v = json_object_get(obj, key);
-	char got[96], lo[VH_CONFIG_DURATION_LEN], hi[VH_CONFIG_DURATION_LEN];
+	char got[VH_CONFIG_DESCRIBE_LEN], lo[VH_CONFIG_DURATION_LEN], hi[VH_CONFIG_DURATION_LEN];
 	int64_t ms;
 	if (!v) {
 		return true;
@@ -191,13 +227,13 @@ bool vh_config_read_duration(const struct vh_config_reader *r, const json_t *obj
 		ms = json_integer_value(v);
 	} else if (!json_is_string(v) || !vh_config_parse_duration(json_string_value(v), &ms)) {
 		return vh_config_read_fail(r, path, key, DURATION_HINT ", got %s",
-				vh_config_read_describe(v, got, sizeof(got)));
+				vh_config_read_describe(r, v, got, sizeof(got)));
 	}
 	if (ms < min || ms > max) {
 		vh_config_value_format_duration(min, lo, sizeof(lo));
 		vh_config_value_format_duration(max, hi, sizeof(hi));
 		return vh_config_read_fail(r, path, key, "must be between %s and %s, got %s", lo,
-				hi, vh_config_read_describe(v, got, sizeof(got)));
+				hi, vh_config_read_describe(r, v, got, sizeof(got)));
 	}
 	*out = ms;
 	return true;
@@ -219,11 +255,11 @@ bool vh_config_read_bytes(const struct vh_config_reader *r, const json_t *obj, c
 				bytes <= INT64_MAX;
 	}
 	if (!ok) {
-		char got[96];
+		char got[VH_CONFIG_DESCRIBE_LEN];
 		return vh_config_read_fail(r, path, key,
 				"expected a size such as 1048576, \"512MiB\" or \"1.5GB\" "
 				"(at most 2^63-1 bytes), got %s",
-				vh_config_read_describe(v, got, sizeof(got)));
+				vh_config_read_describe(r, v, got, sizeof(got)));
 	}
 	*out = bytes;
 	return true;
@@ -242,21 +278,25 @@ bool vh_config_read_percent(const struct vh_config_reader *r, const json_t *obj,
 	return true;
 }
 
-/* Keeps where the variables' values landed in v, taking ownership of spans. */
-static bool record_origin(const struct vh_config_reader *r, const json_t *v,
+/* Keeps where the variables' values landed in v and its text as written, raw, taking ownership
+ * of spans. */
+static bool record_origin(const struct vh_config_reader *r, const json_t *v, const char *raw,
 		struct vh_config_span *spans, size_t n) {
 	struct vh_config_env *env = r->env;
 	if (!env || n == 0) {
 		free(spans);
 		return true;
 	}
-	struct vh_config_env_origin *grown = realloc(env->items, (env->n + 1) * sizeof(*grown));
+	char *copy = strdup(raw);
+	struct vh_config_env_origin *grown =
+			copy ? realloc(env->items, (env->n + 1) * sizeof(*grown)) : NULL;
 	if (!grown) {
+		free(copy);
 		free(spans);
 		return vh_config_read_fail_oom(r);
 	}
 	env->items = grown;
-	env->items[env->n++] = (struct vh_config_env_origin){v, spans, n};
+	env->items[env->n++] = (struct vh_config_env_origin){v, spans, n, copy};
 	return true;
 }
 
@@ -272,15 +312,19 @@ static bool expand_string(const struct vh_config_reader *r, json_t *v, const cha
 	if (!expanded) {
 		return vh_config_read_fail(r, path, NULL, "%s", msg);
 	}
+	/* Recorded before json_string_set() replaces text, the only copy of the raw text. */
+	if (!record_origin(r, v, text, spans, n_spans)) {
+		free(expanded);
+		return false;
+	}
 	int rc = json_string_set(v, expanded);
 	free(expanded);
 	if (rc != 0) {
-		free(spans);
 		return vh_config_read_fail(r, path, NULL,
 				"is not valid UTF-8 once environment variables are expanded");
 	}
 	/* json_string_set() keeps v, so the pointer identifies the value from now on. */
-	return record_origin(r, v, spans, n_spans);
+	return true;
 }
 
 bool vh_config_read_from_env(
@@ -288,26 +332,24 @@ bool vh_config_read_from_env(
 	if (start >= end) {
 		return true;
 	}
-	for (size_t i = 0; r->env && i < r->env->n; i++) {
-		const struct vh_config_env_origin *o = &r->env->items[i];
-		if (o->string != string) {
-			continue;
-		}
-		/* Spans are in order and do not overlap; "${A}${B}" gives two that touch. */
-		size_t pos = start;
-		for (size_t k = 0; k < o->n_spans && pos < end; k++) {
-			if (o->spans[k].start <= pos && pos < o->spans[k].end) {
-				pos = o->spans[k].end;
-			}
-		}
-		return pos >= end;
+	const struct vh_config_env_origin *o = find_origin(r, string);
+	if (!o) {
+		return false;
 	}
-	return false;
+	/* Spans are in order and do not overlap; "${A}${B}" gives two that touch. */
+	size_t pos = start;
+	for (size_t k = 0; k < o->n_spans && pos < end; k++) {
+		if (o->spans[k].start <= pos && pos < o->spans[k].end) {
+			pos = o->spans[k].end;
+		}
+	}
+	return pos >= end;
 }
 
 void vh_config_read_env_finish(struct vh_config_env *env) {
 	for (size_t i = 0; i < env->n; i++) {
 		free(env->items[i].spans);
+		free(env->items[i].raw);
 	}
 	free(env->items);
 	env->items = NULL;
@@ -341,7 +383,7 @@ static bool expand_tree(const struct vh_config_reader *r, json_t *v, const char 
 json_t *vh_config_read_file(const struct vh_config_reader *r) {
 	json_error_t error;
 	struct stat st;
-	char got[96];
+	char got[VH_CONFIG_DESCRIBE_LEN];
 	FILE *f = fopen(r->file, "r");
 	if (!f) {
 		int e = errno;
@@ -366,7 +408,7 @@ json_t *vh_config_read_file(const struct vh_config_reader *r) {
 	}
 	if (!json_is_object(root)) {
 		vh_config_read_fail(r, NULL, NULL, "expected an object at the top level, got %s",
-				vh_config_read_describe(root, got, sizeof(got)));
+				vh_config_read_describe(r, root, got, sizeof(got)));
 		json_decref(root);
 		return NULL;
 	}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "vh/config.h"
 
@@ -146,65 +147,121 @@ static bool parse_port(const char *text, unsigned *out) {
 	return true;
 }
 
-/* Splits text into host and port text; a bracketed host is IPv6. Returns false with err set. */
-static bool split_host_port(const char *text, char *host, size_t host_len, const char **port,
-		bool *is_v6, char *err, size_t err_len) {
+/* Splits text into host and port text; a bracketed host is IPv6. Returns what is wrong, or NULL. */
+static const char *split_host_port(
+		const char *text, char *host, size_t host_len, const char **port, bool *is_v6) {
 	const char *host_start = text, *host_end;
 	*is_v6 = text[0] == '[';
 	if (*is_v6) {
 		host_start = text + 1;
 		host_end = strchr(host_start, ']');
 		if (!host_end || host_end[1] != ':') {
-			snprintf(err, err_len, "expected \"[IPV6]:PORT\", got \"%s\"", text);
-			return false;
+			return "expected \"[IPV6]:PORT\"";
 		}
 		*port = host_end + 2;
 	} else {
 		host_end = strrchr(text, ':');
 		if (!host_end) {
-			snprintf(err, err_len, "expected \"ADDRESS:PORT\" or \":PORT\", got \"%s\"",
-					text);
-			return false;
+			return "expected \"ADDRESS:PORT\" or \":PORT\"";
 		}
 		*port = host_end + 1;
 	}
 	size_t len = (size_t)(host_end - host_start);
 	if (len >= host_len) {
-		snprintf(err, err_len, "address too long in \"%s\"", text);
-		return false;
+		return "the address is too long";
 	}
 	memcpy(host, host_start, len);
 	host[len] = '\0';
-	return true;
+	return NULL;
 }
 
-bool vh_config_parse_listen(const char *text, struct vh_listen *out, char *err, size_t err_len) {
+const char *vh_config_value_listen_problem(const char *text, struct vh_listen *out) {
 	char host[sizeof(out->host)];
 	const char *port_text;
 	bool is_v6;
 	unsigned char addr[sizeof(struct in6_addr)];
-	if (!split_host_port(text, host, sizeof(host), &port_text, &is_v6, err, err_len)) {
-		return false;
+	const char *problem = split_host_port(text, host, sizeof(host), &port_text, &is_v6);
+	if (problem) {
+		return problem;
 	}
 	if (!is_v6 && strchr(host, ':')) {
-		snprintf(err, err_len, "an IPv6 address needs brackets, as in \"[::1]:%s\"",
-				port_text);
-		return false;
+		return "an IPv6 address needs brackets, as in \"[::1]:8099\"";
 	}
 	/* inet_pton() never resolves names, so "localhost" is refused here rather than looked up.
 	 */
 	if ((is_v6 || host[0] != '\0') && inet_pton(is_v6 ? AF_INET6 : AF_INET, host, addr) != 1) {
-		snprintf(err, err_len, "\"%s\" is not a numeric %s address", host,
-				is_v6 ? "IPv6" : "IPv4");
-		return false;
+		return is_v6 ? "the address is not a numeric IPv6 address"
+			     : "the address is not a numeric IPv4 address";
 	}
 	if (!parse_port(port_text, &out->port)) {
-		snprintf(err, err_len, "port must be a number from 1 to 65535, got \"%s\"",
-				port_text);
-		return false;
+		return "the port must be a number from 1 to 65535";
 	}
 	snprintf(out->host, sizeof(out->host), "%s", host);
+	return NULL;
+}
+
+bool vh_config_parse_listen(const char *text, struct vh_listen *out, char *err, size_t err_len) {
+	char got[VH_CONFIG_QUOTE_LEN];
+	const char *problem = vh_config_value_listen_problem(text, out);
+	if (problem) {
+		snprintf(err, err_len, "%s, got %s", problem,
+				vh_config_value_quote(text, got, sizeof(got)));
+		return false;
+	}
 	return true;
+}
+
+/* The length of the "http://" or "https://" at p, any case, or 0. */
+static size_t http_scheme_len(const char *p) {
+	if (strncasecmp(p, "http://", 7) == 0) {
+		return 7;
+	}
+	return strncasecmp(p, "https://", 8) == 0 ? 8 : 0;
+}
+
+size_t vh_config_value_url_shown_len(const char *value) {
+	/* A query or fragment often carries a token, as in "http://api/health?token=...", also in
+	 * a URL inside a longer value such as a cmdline. A URL ends at white space. */
+	for (const char *p = value; *p; p++) {
+		size_t scheme = http_scheme_len(p);
+		if (scheme == 0) {
+			continue;
+		}
+		p += scheme;
+		for (; *p && !isspace((unsigned char)*p); p++) {
+			if (*p == '?' || *p == '#') {
+				return (size_t)(p - value);
+			}
+		}
+		if (*p == '\0') {
+			break;
+		}
+	}
+	return strlen(value);
+}
+
+const char *vh_config_value_quote(const char *text, char *buf, size_t len) {
+	const char *shown = vh_config_redact_value("", text);
+	size_t n = shown == text ? vh_config_value_url_shown_len(text) : strlen(shown);
+	/* "?<redacted>" or "#<redacted>" in place of a URL's query or fragment. */
+	const char *rest =
+			shown[n] == '\0' ? "" : (shown[n] == '?' ? "?<redacted>" : "#<redacted>");
+	bool cut = n > VH_CONFIG_QUOTE_BYTES;
+	if (cut) {
+		n = VH_CONFIG_QUOTE_BYTES;
+		/* Back to the start of a UTF-8 sequence, so the message stays valid UTF-8. */
+		while (n > 0 && ((unsigned char)shown[n] & 0xc0) == 0x80) {
+			n--;
+		}
+	}
+	snprintf(buf, len, "\"%.*s%s%s\"", (int)n, shown, cut ? "..." : "", rest);
+	/* Keeps a message on one line. */
+	for (char *p = buf; *p; p++) {
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			*p = '?';
+		}
+	}
+	return buf;
 }
 
 /* ASCII only, whatever the locale: the same file must mean the same thing everywhere. */
@@ -256,8 +313,11 @@ static bool add_span(struct expansion *x, size_t start) {
 /* Writes the value of the variable named by the len bytes at name into the stream. */
 static bool put_env(struct expansion *x, const char *name, size_t len, char *err, size_t err_len) {
 	if (!is_env_name(name, len)) {
-		snprintf(err, err_len, "invalid environment variable name \"%.*s\"", (int)len,
-				name);
+		/* The name is text of the file, shown as any other. */
+		char text[VH_CONFIG_QUOTE_BYTES + 4], got[VH_CONFIG_QUOTE_LEN];
+		snprintf(text, sizeof(text), "%.*s", (int)len, name);
+		snprintf(err, err_len, "invalid environment variable name %s",
+				vh_config_value_quote(text, got, sizeof(got)));
 		return false;
 	}
 	char *var = strndup(name, len);
@@ -662,9 +722,7 @@ bool vh_config_value_check_nameserver(const char *text, char *err, size_t err_le
 	if (!ok) {
 		snprintf(err, err_len,
 				"expected a numeric address such as \"10.0.0.2\", "
-				"\"10.0.0.2:5353\" "
-				"or \"[::1]:53\", got \"%.80s\"",
-				text);
+				"\"10.0.0.2:5353\" or \"[::1]:53\"");
 	}
 	return ok;
 }

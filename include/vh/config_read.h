@@ -11,14 +11,18 @@
 
 struct vh_backoff_config;
 
+/* Room for what vh_config_read_describe() writes. */
+#define VH_CONFIG_DESCRIBE_LEN (2 * VH_CONFIG_QUOTE_LEN)
+
 /* The longest JSON path a message shows; longer ones are cut. */
 #define VH_CONFIG_PATH_LEN 160
 
-/* Where ${VAR} values landed in one string value of the tree. */
+/* Where ${VAR} values landed in one string value of the tree, and its text as written. */
 struct vh_config_env_origin {
 	const json_t *string;
 	struct vh_config_span *spans;
 	size_t n_spans;
+	char *raw;
 };
 
 /* Every string value that ${VAR} expansion put a variable's value into, so that a secret taken
@@ -29,8 +33,8 @@ struct vh_config_env {
 };
 
 /* Where one error goes. Every message is "FILE: json.path: what", or "FILE: what" for the file
- * as a whole; file and err are borrowed. env may be NULL, when nothing needs to know where a
- * value came from. */
+ * as a whole; file and err are borrowed. env may be NULL only when no ${VAR} is expanded: without
+ * it a value from the environment cannot be told from one typed into the file. */
 struct vh_config_reader {
 	const char *file;
 	char *err;
@@ -47,9 +51,14 @@ bool vh_config_read_fail_oom(const struct vh_config_reader *r);
 /* Writes "expected WHAT, got VALUE" for the value at path.key. Returns false. */
 bool vh_config_read_fail_type(const struct vh_config_reader *r, const char *path, const char *key,
 		const char *what, const json_t *v);
-/* Shows v in a message: strings quoted and cut at 60 bytes, numbers, literals, "an array" or
- * "an object". Returns buf or a constant. */
-const char *vh_config_read_describe(const json_t *v, char *buf, size_t len);
+/* Shows v, a value of the tree, after "got " in a message; every error that shows a value uses
+ * it. A string any byte of which a ${VAR} supplied is never shown, since it may be a secret:
+ * "the value of ${VAR}" when the file says just that, else "the expansion of \"TEXT\"" with the
+ * text as written in the file. Any other string goes through vh_config_value_quote(). Numbers and
+ * literals as they are, "an array" or "an object". len should be VH_CONFIG_DESCRIBE_LEN.
+ * Returns buf or a constant. */
+const char *vh_config_read_describe(
+		const struct vh_config_reader *r, const json_t *v, char *buf, size_t len);
 /* Formats a JSON path for a message into buf; a path longer than len is cut. */
 VH_PRINTF(3, 4) void vh_config_read_path(char *buf, size_t len, const char *fmt, ...);
 
@@ -93,7 +102,8 @@ VH_MUSTCHECK bool vh_config_read_bytes(const struct vh_config_reader *r, const j
 VH_MUSTCHECK bool vh_config_read_percent(const struct vh_config_reader *r, const json_t *obj,
 		const char *path, const char *key, double *out);
 /* A string that is one of names (n_names of them); stores its index. The message for any other
- * value is "unknown WHAT \"VALUE\" (expected NAME, NAME or NAME)". */
+ * value is "unknown WHAT VALUE (expected NAME, NAME or NAME)", VALUE as vh_config_read_describe()
+ * shows it. */
 VH_MUSTCHECK bool vh_config_read_choice(const struct vh_config_reader *r, const json_t *obj,
 		const char *path, const char *key, const char *what, const char *const *names,
 		size_t n_names, size_t *out);

@@ -6,6 +6,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* How many bytes of a value vh_config_value_quote() shows, and the buffer it needs. */
+#define VH_CONFIG_QUOTE_BYTES 60
+#define VH_CONFIG_QUOTE_LEN 80
+
+struct vh_listen;
+
 /* The longest duration vh_config_value_format_duration() writes, with its NUL. */
 #define VH_CONFIG_DURATION_LEN 24
 
@@ -35,6 +41,22 @@ void vh_config_value_format_duration(int64_t ms, char *buf, size_t len);
 /* Returns the entry of allowed (n_allowed strings) that key most likely misspells: at most two
  * edits away and shorter keys only one. Returns NULL when nothing is that close. */
 const char *vh_config_value_suggest(const char *key, const char *const *allowed, size_t n_allowed);
+
+/* Quotes text for an error message: "TEXT", cut after VH_CONFIG_QUOTE_BYTES bytes with "...",
+ * control bytes as "?", "\"<redacted>\"" for a value vh_config_redact_value() hides, and from the
+ * query or fragment of an http(s) URL on (see vh_config_value_url_shown_len()) "?<redacted>". Every
+ * value or key a config error quotes goes through here (a value the environment supplied is not
+ * quoted at all: see vh_config_read_describe()). len should be VH_CONFIG_QUOTE_LEN. Returns buf;
+ * can't fail. */
+const char *vh_config_value_quote(const char *text, char *buf, size_t len);
+/* The bytes at the start of value that may be shown: all of them, or when value holds an
+ * "http://" or "https://" URL (any case, ending at white space) with a query or fragment, those
+ * before its "?" or "#"; the rest of value is left out with it. */
+size_t vh_config_value_url_shown_len(const char *value);
+
+/* As vh_config_parse_listen(), but returns what is wrong without quoting text ("the port must be
+ * a number from 1 to 65535"), or NULL once out is filled. */
+const char *vh_config_value_listen_problem(const char *text, struct vh_listen *out);
 
 /* Returns what is wrong with a host for a TCP connection ("must not be empty", ...), or NULL for a
  * host name (letters, digits, ".", "-", "_"; at most 253 bytes) or a numeric IPv4 or IPv6
@@ -70,7 +92,7 @@ void vh_config_value_redis_url_finish(struct vh_config_redis_url *url);
 VH_MUSTCHECK bool vh_config_value_check_http_url(const char *url, char *err, size_t err_len);
 
 /* Checks a nameserver address: "IPV4", "IPV4:PORT", "IPV6", "[IPV6]" or "[IPV6]:PORT", numeric
- * only, ports 1 to 65535. Returns false with the reason in err. */
+ * only, ports 1 to 65535. Returns false with the reason in err, which does not quote text. */
 VH_MUSTCHECK bool vh_config_value_check_nameserver(const char *text, char *err, size_t err_len);
 
 #endif

@@ -75,7 +75,9 @@ Test(config_error, bad_size) {
 }
 
 Test(config_error, bad_listen) {
-	expect_error("bad_listen.json", ": listen[1]: \"localhost\" is not a numeric IPv4 address");
+	expect_error("bad_listen.json",
+			": listen[1]: the address is not a numeric IPv4 address, got "
+			"\"localhost:8100\"");
 }
 
 Test(config_error, too_many_listen) {
@@ -565,6 +567,38 @@ Test(config, dump_of_defaults_shows_every_key) {
 	vh_config_destroy(config);
 }
 
+/* A query or fragment of an http URL may carry a token; the dump leaves it out, whatever the key.
+ */
+Test(config, dump_hides_http_query) {
+	char path[64];
+	cr_assert_eq(setenv("VH_TEST_DUMP_TOKEN", "Zq9-dump-S3CRET", 1), 0);
+	write_temp("{\"checks\": [{\"name\": \"a\", \"type\": \"http\", \"http\": "
+		   "{\"url\": \"http://127.0.0.1:1/x?token=${VH_TEST_DUMP_TOKEN}\"}}, "
+		   "{\"name\": \"b\", \"type\": \"http\", \"http\": "
+		   "{\"url\": \"http://127.0.0.1:1/y#Zq9-S3CRET\"}}, "
+		   "{\"name\": \"c\", \"type\": \"http\", \"http\": "
+		   "{\"url\": \"http://127.0.0.1:1/z\"}}, "
+		   "{\"name\": \"d\", \"type\": \"process\", \"process\": "
+		   "{\"cmdline\": \"curl http://h/?k=Zq9-S3CRET\"}}]}",
+			path, sizeof(path));
+	struct vh_config *config = load_ok(path);
+	unlink(path);
+	cr_assert_str_eq(find_check(config, "a")->u.http.url,
+			"http://127.0.0.1:1/x?token=Zq9-dump-S3CRET");
+	char *text = vh_config_dump(config);
+	cr_assert_not_null(text);
+	cr_assert_null(strstr(text, "S3CRET"), "a token is in the dump:\n%s", text);
+	cr_assert_not_null(
+			strstr(text, "\"url\": \"http://127.0.0.1:1/x?<redacted>\""), "%s", text);
+	cr_assert_not_null(
+			strstr(text, "\"url\": \"http://127.0.0.1:1/y#<redacted>\""), "%s", text);
+	cr_assert_not_null(strstr(text, "\"url\": \"http://127.0.0.1:1/z\""), "%s", text);
+	/* A URL inside a longer value is cut too. */
+	cr_assert_not_null(strstr(text, "\"cmdline\": \"curl http://h/?<redacted>\""), "%s", text);
+	free(text);
+	vh_config_destroy(config);
+}
+
 Test(config, redact_value) {
 	cr_assert_str_eq(vh_config_redact_value("password", "hunter2"), "<redacted>");
 	cr_assert_str_eq(vh_config_redact_value("token", ""), "<redacted>");
@@ -655,19 +689,32 @@ Test(config_value, listen_bad) {
 		const char *msg;
 	} bad[] = {
 			{"8099", "expected \"ADDRESS:PORT\" or \":PORT\", got \"8099\""},
-			{":0", "port must be a number from 1 to 65535, got \"0\""},
-			{":65536", "port must be a number from 1 to 65535, got \"65536\""},
-			{":", "port must be a number from 1 to 65535, got \"\""},
-			{":+80", "port must be a number from 1 to 65535, got \"+80\""},
-			{":http", "port must be a number from 1 to 65535, got \"http\""},
-			{"localhost:80", "\"localhost\" is not a numeric IPv4 address"},
-			{"256.0.0.1:80", "\"256.0.0.1\" is not a numeric IPv4 address"},
-			{"::1:80", "an IPv6 address needs brackets, as in \"[::1]:80\""},
+			{":0", "the port must be a number from 1 to 65535, got \":0\""},
+			{":65536", "the port must be a number from 1 to 65535, got \":65536\""},
+			{":", "the port must be a number from 1 to 65535, got \":\""},
+			{":+80", "the port must be a number from 1 to 65535, got \":+80\""},
+			{":http", "the port must be a number from 1 to 65535, got \":http\""},
+			{"localhost:80",
+					"the address is not a numeric IPv4 address, got "
+					"\"localhost:80\""},
+			{"256.0.0.1:80",
+					"the address is not a numeric IPv4 address, got "
+					"\"256.0.0.1:80\""},
+			{"::1:80",
+					"an IPv6 address needs brackets, as in \"[::1]:8099\", got "
+					"\"::1:80\""},
 			{"[::1]80", "expected \"[IPV6]:PORT\", got \"[::1]80\""},
 			{"[::1:80", "expected \"[IPV6]:PORT\", got \"[::1:80\""},
-			{"[127.0.0.1]:80", "\"127.0.0.1\" is not a numeric IPv6 address"},
-			{"[]:80", "\"\" is not a numeric IPv6 address"},
-			{"[fe80::1%eth0]:80", "\"fe80::1%eth0\" is not a numeric IPv6 address"},
+			{"[127.0.0.1]:80",
+					"the address is not a numeric IPv6 address, got "
+					"\"[127.0.0.1]:80\""},
+			{"[]:80", "the address is not a numeric IPv6 address, got \"[]:80\""},
+			{"[fe80::1%eth0]:80",
+					"the address is not a numeric IPv6 address, got "
+					"\"[fe80::1%eth0]:80\""},
+			{"[::1\n]:80",
+					"the address is not a numeric IPv6 address, got "
+					"\"[::1?]:80\""},
 	};
 	for (size_t i = 0; i < VH_ARRAY_LEN(bad); i++) {
 		struct vh_listen l;
@@ -676,6 +723,31 @@ Test(config_value, listen_bad) {
 				bad[i].text);
 		cr_assert_str_eq(msg, bad[i].msg);
 	}
+}
+
+Test(config_value, quote_cleans_cuts_and_redacts) {
+	char buf[VH_CONFIG_QUOTE_LEN];
+	cr_assert_str_eq(vh_config_value_quote("a\tb\x7f", buf, sizeof(buf)), "\"a?b?\"");
+	cr_assert_str_eq(vh_config_value_quote("redis://:pw@db", buf, sizeof(buf)),
+			"\"<redacted>\"");
+	cr_assert_str_eq(vh_config_value_quote("host=db password=pw", buf, sizeof(buf)),
+			"\"<redacted>\"");
+	cr_assert_str_eq(vh_config_value_quote("http://api/health?token=pw", buf, sizeof(buf)),
+			"\"http://api/health?<redacted>\"");
+	cr_assert_str_eq(vh_config_value_quote("HTTPS://api/health#pw", buf, sizeof(buf)),
+			"\"HTTPS://api/health#<redacted>\"");
+	cr_assert_str_eq(vh_config_value_quote("a?b#c", buf, sizeof(buf)), "\"a?b#c\"");
+	cr_assert_str_eq(vh_config_value_quote("x http://h/a b?c", buf, sizeof(buf)),
+			"\"x http://h/a b?c\"");
+	cr_assert_str_eq(vh_config_value_quote("x http://h/a b http://h/?t=pw c", buf, sizeof(buf)),
+			"\"x http://h/a b http://h/?<redacted>\"");
+	/* 59 ASCII bytes then a 2-byte character that straddles the cut: dropped whole. */
+	char text[80];
+	memset(text, 'x', 59);
+	snprintf(text + 59, sizeof(text) - 59, "\xc3\xa9yz");
+	char expected[80];
+	snprintf(expected, sizeof(expected), "\"%.59s...\"", text);
+	cr_assert_str_eq(vh_config_value_quote(text, buf, sizeof(buf)), expected);
 }
 
 Test(config_value, format_duration_picks_largest_exact_unit) {

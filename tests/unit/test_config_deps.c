@@ -238,6 +238,136 @@ Test(config_deps, url_errors_never_show_the_url) {
 	}
 }
 
+/* A secret from the environment put under the wrong key is never echoed; the message still says
+ * what is wrong and where the value came from. */
+Test(config_deps, env_values_never_in_errors) {
+	static const struct {
+		const char *json;
+		const char *message;
+	} cases[] = {
+			{ONE_CHECK("redis", "\"redis\": {\"host\": \"${VH_LEAK_URL}\"}"),
+					": checks[0].redis.host: is not a valid IPv6 address, got "
+					"the "
+					"value of ${VH_LEAK_URL}"},
+			{ONE_CHECK("redis", "\"redis\": {\"host\": \"${VH_LEAK_TOKEN}\"}"),
+					": checks[0].redis.host: is not a valid IPv6 address, got "
+					"the "
+					"value of ${VH_LEAK_TOKEN}"},
+			{ONE_CHECK("redis", "\"redis\": {\"unix\": \"${VH_LEAK_TOKEN}\"}"),
+					": checks[0].redis.unix: must be an absolute path of at "
+					"most "
+					"107 bytes, got the value of ${VH_LEAK_TOKEN}"},
+			{ONE_CHECK("redis",
+					 "\"redis\": {\"host\": \"r\", \"role\": "
+					 "\"${VH_LEAK_TOKEN}\"}"),
+					": checks[0].redis.role: unknown role the value of "
+					"${VH_LEAK_TOKEN} (expected any, master, replica or "
+					"primary)"},
+			{ONE_CHECK("tcp", "\"tcp\": {\"host\": \"${VH_LEAK_TOKEN}\", \"port\": 1}"),
+					": checks[0].tcp.host: is not a valid IPv6 address, got "
+					"the "
+					"value of ${VH_LEAK_TOKEN}"},
+			{ONE_CHECK("tcp",
+					 "\"tcp\": {\"host\": \"db.${VH_LEAK_TOKEN}\", \"port\": "
+					 "1}"),
+					": checks[0].tcp.host: is not a valid IPv6 address, got "
+					"the "
+					"expansion of \"db.${VH_LEAK_TOKEN}\""},
+			{ONE_CHECK("http", "\"http\": {\"url\": \"${VH_LEAK_URL}\"}"),
+					": checks[0].http.url: expected "
+					"\"http://HOST[:PORT][/PATH]\""},
+			{ONE_CHECK("http", "\"http\": {\"url\": \"${VH_LEAK_TOKEN}\"}"),
+					": checks[0].http.url: expected "
+					"\"http://HOST[:PORT][/PATH]\""},
+			{ONE_CHECK("http",
+					 "\"http\": {\"url\": \"http://h/?t=${VH_LEAK_TOKEN}\", "
+					 "\"max_body\": 0}"),
+					": checks[0].http.max_body: must be from 1 byte to 16MiB, "
+					"got 0 "
+					"bytes"},
+			{ONE_CHECK("cgroup", "\"cgroup\": {\"path\": \"${VH_LEAK_TOKEN}\"}"),
+					": checks[0].cgroup.path: must be an absolute path, got "
+					"the "
+					"value of ${VH_LEAK_TOKEN}"},
+			{ONE_CHECK("cgroup", "\"cgroup\": {\"path\": \"sys/${VH_LEAK_URL}\"}"),
+					": checks[0].cgroup.path: must be an absolute path, got "
+					"the "
+					"expansion of \"sys/${VH_LEAK_URL}\""},
+			{ONE_CHECK("cgroup", "\"cgroup\": {\"oom_kill\": \"${VH_LEAK_TOKEN}\"}"),
+					": checks[0].cgroup.oom_kill: unknown policy the value of "
+					"${VH_LEAK_TOKEN} (expected ignore, warn or fail)"},
+			{ONE_CHECK("cgroup", "\"interval\": \"${VH_LEAK_TOKEN}\""),
+					": checks[0].interval: expected a duration such as "
+					"\"250ms\", "
+					"\"1.5s\", \"2m\" or \"1h\", got the value of "
+					"${VH_LEAK_TOKEN}"},
+			{ONE_CHECK("cgroup", "\"groups\": [\"${VH_LEAK_TOKEN}\"]"),
+					": checks[0].groups[0]: unknown group the value of "
+					"${VH_LEAK_TOKEN} (expected liveness or readiness)"},
+			{ONE_CHECK("${VH_LEAK_TOKEN}", "\"critical\": true"),
+					": checks[0].type: unknown check type the value of "
+					"${VH_LEAK_TOKEN} (expected process, cgroup, postgres, "
+					"redis, "
+					"tcp or http)"},
+			{ONE_CHECK("process", "\"process\": {\"comm\": \"${VH_LEAK_TOKEN}\"}"),
+					": checks[0].process.comm: must be 1 to 15 bytes, as in "
+					"/proc/PID/comm (use cmdline for longer names), got the "
+					"value "
+					"of ${VH_LEAK_TOKEN}"},
+			{"{\"service\": \"${VH_LEAK_TOKEN}\", \"checks\": []}",
+					": service: must be 1 to 63 characters of A-Z, a-z, 0-9, "
+					"\"_\", "
+					"\".\" or \"-\", got the value of ${VH_LEAK_TOKEN}"},
+			{"{\"checks\": [{\"name\": \"${VH_LEAK_TOKEN}\", \"type\": \"cgroup\"}]}",
+					": checks[0].name: must be 1 to 63 characters of a-z, 0-9, "
+					"\"_\" or \"-\", got the value of ${VH_LEAK_TOKEN}"},
+			{"{\"checks\": [{\"name\": \"${VH_LEAK_NAME}\", \"type\": \"cgroup\"}, "
+			 "{\"name\": \"${VH_LEAK_NAME}\", \"type\": \"cgroup\"}]}",
+					": checks[1].name: duplicate check name the value of "
+					"${VH_LEAK_NAME}"},
+			{"{\"listen\": \"${VH_LEAK_TOKEN}\", \"checks\": []}",
+					": listen: the address is not a numeric IPv4 address, got "
+					"the "
+					"value of ${VH_LEAK_TOKEN}"},
+			{"{\"dns\": {\"nameservers\": [\"${VH_LEAK_TOKEN}\"]}, \"checks\": []}",
+					": dns.nameservers[0]: expected a numeric address such as "
+					"\"10.0.0.2\", \"10.0.0.2:5353\" or \"[::1]:53\", got the "
+					"value of ${VH_LEAK_TOKEN}"},
+			{"{\"dns\": {\"nameservers\": [\"${VH_LEAK_URL}\"]}, \"checks\": []}",
+					": dns.nameservers[0]: expected a numeric address such as "
+					"\"10.0.0.2\", \"10.0.0.2:5353\" or \"[::1]:53\", got the "
+					"value of ${VH_LEAK_URL}"},
+	};
+	/* A URL with user info is redacted anyway; a bare token only the origin hides. */
+	cr_assert_eq(setenv("VH_LEAK_URL", "redis://:Zq9-url-S3CRET@db:6379", 1), 0);
+	cr_assert_eq(setenv("VH_LEAK_TOKEN", "tok:Zq9-tok-S3CRET", 1), 0);
+	cr_assert_eq(setenv("VH_LEAK_NAME", "zq9-name-s3cret", 1), 0);
+	for (size_t i = 0; i < VH_ARRAY_LEN(cases); i++) {
+		expect_inline_error(cases[i].json, cases[i].message);
+		cr_assert_null(strstr(err, "S3CRET"), "%s", err);
+		cr_assert_null(strstr(err, "s3cret"), "%s", err);
+	}
+}
+
+/* Values typed into the file are quoted, but cleaned and with a URL's query left out. */
+Test(config_deps, file_values_in_errors_are_cleaned) {
+	expect_inline_error(ONE_CHECK("tcp",
+					    "\"tcp\": {\"host\": \"http://h/x?t=Zq9-S3CRET\", "
+					    "\"port\": 1}"),
+			": checks[0].tcp.host: is not a valid IPv6 address, got "
+			"\"http://h/x?<redacted>\"");
+	expect_inline_error(ONE_CHECK("tcp", "\"tcp\": {\"host\": \"a\\u001bb\", \"port\": 1}"),
+			": checks[0].tcp.host: must be a host name (letters, digits, \".\", \"-\", "
+			"\"_\") or a numeric address, got \"a?b\"");
+	expect_inline_error(ONE_CHECK("tcp",
+					    "\"tcp\": {\"host\": \"db\", \"port\": 1, "
+					    "\"ho\\nst\": 1}"),
+			": checks[0].tcp: unknown key \"ho?st\" (did you mean \"host\"?)");
+	expect_inline_error(ONE_CHECK("postgres", "\"postgres\": {\"params\": {\"a\\tb\": \"x\"}}"),
+			": checks[0].postgres.params: unknown libpq keyword \"a?b\" (see "
+			"\"Parameter Key Words\" in the libpq manual)");
+}
+
 Test(config_deps, redis_errors) {
 	expect_inline_error(ONE_CHECK("redis", "\"critical\": true"),
 			": checks[0]: missing required key \"redis\"");
@@ -487,7 +617,8 @@ Test(config_deps, values) {
 	vh_config_destroy(config);
 }
 
-/* Everything the dump prints for the new types loads back to the same values. */
+/* Everything the dump prints for the new types loads back and prints the same, the query of a
+ * URL included, which shows as "?<redacted>". */
 Test(config_deps, dump_round_trip) {
 	struct vh_config *first = load_ok(FIXTURE("deps.json"));
 	char *text = vh_config_dump(first);
@@ -502,6 +633,7 @@ Test(config_deps, dump_round_trip) {
 			"\"unix\": \"/run/redis/redis.sock\",\n        \"db\": 0,",
 			"\"status\": [\n          200,\n          204\n        ]",
 			"\"max_body\": 4096",
+			"\"url\": \"http://127.0.0.1:8080/health?<redacted>\"",
 	};
 	for (size_t i = 0; i < VH_ARRAY_LEN(expected); i++) {
 		cr_assert_not_null(
