@@ -55,12 +55,13 @@ struct timing {
 	bool from_defaults[T_COUNT];
 };
 
-static const char *const top_keys[] = {"service", "listen", "dns", "defaults", "checks"};
+static const char *const top_keys[] = {"service", "listen", "dns", "history", "defaults", "checks"};
 static const char *const check_keys[] = {"name", "type", "groups", "critical", "interval",
 		"timeout", "fail_interval", "unknown_interval", "initial_delay", "jitter",
 		"stale_after", "rise", "fall", "process", "cgroup", "postgres", "redis", "tcp",
 		"http"};
 static const char *const dns_keys[] = {"nameservers", "timeout", "attempts"};
+static const char *const history_keys[] = {"results", "transitions"};
 /* True for 1 to 63 characters of a-z, 0-9 and the characters in punct, plus A-Z if upper. */
 static bool is_name(const char *s, const char *punct, bool upper) {
 	size_t len = strlen(s);
@@ -520,13 +521,41 @@ static bool read_dns(
 	return true;
 }
 
+/* Each entry costs about 300 bytes per check; 1000 of each for 65 checks is about 40 MiB, the
+ * most anyone should ask of a sidecar. */
+static bool read_history(
+		const struct vh_config_reader *r, const json_t *root, struct vh_history_config *h) {
+	const json_t *history = json_object_get(root, "history");
+	int64_t results = 32, transitions = 32;
+	if (history && !json_is_object(history)) {
+		return vh_config_read_fail_type(r, "history", NULL, "an object", history);
+	}
+	if (!vh_config_read_keys(r, history, "history", history_keys, VH_ARRAY_LEN(history_keys)) ||
+			!vh_config_read_int(r, history, "history", "results", 1, 1000, &results) ||
+			!vh_config_read_int(r, history, "history", "transitions", 1, 1000,
+					&transitions)) {
+		return false;
+	}
+	h->results = (unsigned)results;
+	h->transitions = (unsigned)transitions;
+	return true;
+}
+
 static bool read_config(
 		const struct vh_config_reader *r, const json_t *root, struct vh_config *config) {
 	struct timing defaults = {0};
-	return vh_config_read_keys(r, root, NULL, top_keys, VH_ARRAY_LEN(top_keys)) &&
-			read_service(r, root, config) && read_listen(r, root, config) &&
-			read_dns(r, root, &config->dns) && read_defaults(r, root, &defaults) &&
-			read_checks(r, root, &defaults, config);
+	if (!vh_config_read_keys(r, root, NULL, top_keys, VH_ARRAY_LEN(top_keys)) ||
+			!read_service(r, root, config) || !read_listen(r, root, config) ||
+			!read_dns(r, root, &config->dns) ||
+			!read_history(r, root, &config->history) ||
+			!read_defaults(r, root, &defaults) ||
+			!read_checks(r, root, &defaults, config)) {
+		return false;
+	}
+	for (size_t i = 0; i < config->n_checks; i++) {
+		config->checks[i].history = config->history;
+	}
+	return true;
 }
 
 struct vh_config *vh_config_load(const char *path, char *err, size_t err_len) {

@@ -338,6 +338,10 @@ static json_t *config_json(const struct vh_config *config) {
 		rc = set_string(root, "service", config->service);
 		rc |= json_object_set(root, "listen", listen);
 		rc |= json_object_set_new(root, "dns", dns_json(&config->dns));
+		rc |= json_object_set_new(root, "history",
+				json_pack("{s:i,s:i}", "results",
+						(json_int_t)config->history.results, "transitions",
+						(json_int_t)config->history.transitions));
 		rc |= json_object_set(root, "checks", checks);
 	}
 	json_decref(listen);

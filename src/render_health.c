@@ -81,7 +81,9 @@ static void add_check(json_t *checks, const struct vh_check_state *check, enum v
 				check, status, reason, vh_render_json_number(m->value), m->unit);
 		append_entry(checks, check->config->name, m->name[0] ? m->name : m->key, entry);
 	}
-	json_t *duration = check->has_run ? json_integer(check->last_duration_ms) : NULL;
+	json_t *duration = check->has_run
+			? vh_render_json_number((double)check->last_duration_us / 1000.0)
+			: NULL;
 	json_t *entry = new_entry(check, status, reason, duration, "ms");
 	append_entry(checks, check->config->name, "responseTime", entry);
 }

@@ -94,7 +94,8 @@ static void add_run_fields(json_t *obj, const struct vh_check_state *check, int6
 	bool passing = vh_state_effective(check, now_mono_ms) == VH_STATUS_PASS;
 	json_object_set_new(obj, passing ? "output" : "error",
 			json_string(vh_render_reason(check, now_mono_ms, reason, sizeof(reason))));
-	json_object_set_new(obj, "duration_ms", json_integer(check->last_duration_ms));
+	json_object_set_new(obj, "duration_ms",
+			vh_render_json_number((double)check->last_duration_us / 1000.0));
 	json_object_set_new(obj, "age_ms", json_integer(now_mono_ms - check->last_run_mono_ms));
 	json_object_set_new(obj, "last_run", rfc3339(check->last_run_wall_ms));
 	json_object_set_new(obj, "consecutive_failures", json_integer(check->consecutive_fail));

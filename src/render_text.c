@@ -40,7 +40,8 @@ static void add_detail(struct evbuffer *out, const struct vh_check_state *check,
 		evbuffer_add_printf(out, "; ");
 	}
 	evbuffer_add_printf(out, "took %s, %s ago)",
-			vh_clock_format_duration(check->last_duration_ms, took, sizeof(took)),
+			vh_clock_format_duration(
+					check->last_duration_us / 1000, took, sizeof(took)),
 			vh_clock_format_duration(
 					now_mono_ms - check->last_run_mono_ms, ago, sizeof(ago)));
 }

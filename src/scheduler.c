@@ -27,7 +27,7 @@ struct runner {
 	struct event *deadline;
 	enum runner_phase phase;
 	uint64_t run;
-	int64_t run_started_mono_ms;
+	int64_t run_started_mono_us;
 };
 
 struct vh_scheduler {
@@ -85,6 +85,7 @@ void vh_scheduler_destroy(struct vh_scheduler *sched) {
 	}
 	for (size_t i = 0; i < sched->n_checks; i++) {
 		runner_destroy(sched->runners[i]);
+		vh_history_destroy(sched->states[i].history);
 	}
 	free(sched->runners);
 	free(sched->states);
@@ -136,7 +137,18 @@ bool vh_scheduler_add(struct vh_scheduler *sched, const struct vh_check_config *
 		runner_destroy(runner);
 		return false;
 	}
+	struct vh_history *history = NULL;
+	/* A config built by hand (tests) may ask for no history at all. */
+	if (config->history.results > 0 && config->history.transitions > 0) {
+		history = vh_history_create(config->history.results, config->history.transitions);
+		if (!history) {
+			snprintf(err, err_len, "out of memory");
+			runner_destroy(runner);
+			return false;
+		}
+	}
 	vh_state_init(&sched->states[sched->n_checks], config);
+	sched->states[sched->n_checks].history = history;
 	sched->runners[sched->n_checks++] = runner;
 	return true;
 
@@ -224,10 +236,10 @@ static void finish_run(struct runner *runner, const struct vh_check_result *resu
 	struct vh_scheduler *sched = runner->sched;
 	struct vh_check_state *state = &sched->states[runner->index];
 	int64_t now = vh_clock_mono_ms();
+	int64_t took_us = vh_clock_mono_us() - runner->run_started_mono_us;
 	struct vh_transition transition;
 	runner->phase = RUNNER_WAITING;
-	if (vh_state_apply(state, result, now - runner->run_started_mono_ms, now,
-			    vh_clock_wall_ms(), &transition)) {
+	if (vh_state_apply(state, result, took_us, now, vh_clock_wall_ms(), &transition)) {
 		log_transition(state, &transition);
 	}
 	update_startup(sched);
@@ -274,7 +286,7 @@ static void on_next_run(evutil_socket_t fd, short what, void *arg) {
 	struct timeval tv = to_timeval(config->timeout_ms);
 	runner->phase = RUNNER_RUNNING;
 	runner->run++;
-	runner->run_started_mono_ms = vh_clock_mono_ms();
+	runner->run_started_mono_us = vh_clock_mono_us();
 	struct vh_check_result result;
 	/* Without its deadline a hung probe would hold the check RUNNING for good, so a run that
 	 * cannot arm one does not start. */

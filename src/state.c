@@ -3,6 +3,9 @@
 
 #include <string.h>
 
+const int64_t vh_state_duration_bounds_us[VH_STATE_DURATION_BOUNDS] = {500, 1000, 2500, 5000, 10000,
+		25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000};
+
 void vh_state_init(struct vh_check_state *state, const struct vh_check_config *config) {
 	memset(state, 0, sizeof(*state));
 	state->config = config;
@@ -50,17 +53,38 @@ static enum vh_status settle(const struct vh_check_state *state, enum vh_status 
 	return state->status;
 }
 
+static void count_duration(struct vh_check_state *state, int64_t duration_us) {
+	size_t bucket = 0;
+	while (bucket < VH_STATE_DURATION_BOUNDS &&
+			duration_us > vh_state_duration_bounds_us[bucket]) {
+		bucket++;
+	}
+	state->duration_buckets[bucket]++;
+	state->duration_sum_us += duration_us;
+}
+
 bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *result,
-		int64_t duration_ms, int64_t now_mono_ms, int64_t now_wall_ms,
+		int64_t duration_us, int64_t now_mono_ms, int64_t now_wall_ms,
 		struct vh_transition *out) {
 	bool ok = result->status != VH_STATUS_FAIL;
+	if (duration_us < 0) {
+		duration_us = 0;
+	}
 	state->last = *result;
 	state->has_run = true;
 	state->runs++;
 	state->last_run_mono_ms = now_mono_ms;
 	state->last_run_wall_ms = now_wall_ms;
-	state->last_duration_ms = duration_ms;
-	count_result(state, ok, now_mono_ms - duration_ms);
+	state->last_duration_us = duration_us;
+	if (ok) {
+		state->last_success_wall_ms = now_wall_ms;
+	}
+	count_duration(state, duration_us);
+	count_result(state, ok, now_mono_ms - duration_us / 1000);
+	if (state->history) {
+		vh_history_add_result(state->history, now_wall_ms, duration_us, result->status,
+				result->output);
+	}
 
 	enum vh_status next = settle(state, result->status);
 	if (next == VH_STATUS_PASS || next == VH_STATUS_WARN) {
@@ -72,6 +96,10 @@ bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *
 	if (out) {
 		out->from = state->status;
 		out->to = next;
+	}
+	if (state->history) {
+		vh_history_add_transition(
+				state->history, now_wall_ms, state->status, next, result->output);
 	}
 	state->status = next;
 	state->transitions++;

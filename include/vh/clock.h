@@ -6,6 +6,10 @@
 
 /* Milliseconds on CLOCK_MONOTONIC. This function can't fail. */
 int64_t vh_clock_mono_ms(void);
+/* Microseconds on CLOCK_MONOTONIC, for durations short enough that milliseconds round to 0.
+ * This function can't fail. */
+int64_t vh_clock_mono_us(void);
+
 /* Milliseconds since the Unix epoch on CLOCK_REALTIME. This function can't fail. */
 int64_t vh_clock_wall_ms(void);
 /* Writes wall_ms as RFC 3339 UTC with milliseconds ("2026-11-24T10:00:00.123Z") into buf,

@@ -130,6 +130,12 @@ struct vh_http_check_config {
 	uint64_t max_body_bytes; /* default 64 KiB; a longer body fails the check */
 };
 
+/* How much of each check's past /debug/history keeps. */
+struct vh_history_config {
+	unsigned results; /* default 32 */
+	unsigned transitions; /* default 32 */
+};
+
 struct vh_check_config {
 	char name[VH_CONFIG_NAME_MAX];
 	enum vh_check_type type;
@@ -144,6 +150,7 @@ struct vh_check_config {
 	int64_t stale_after_ms;
 	unsigned rise;
 	unsigned fall;
+	struct vh_history_config history; /* the file's top-level "history", the same for all */
 	union {
 		struct vh_process_config process;
 		struct vh_cgroup_config cgroup;
@@ -179,6 +186,7 @@ struct vh_config {
 	size_t n_listen;
 	struct vh_listen listen[VH_CONFIG_LISTEN_MAX];
 	struct vh_dns_config dns;
+	struct vh_history_config history;
 	size_t n_checks;
 	struct vh_check_config *checks;
 };

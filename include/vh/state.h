@@ -3,9 +3,15 @@
 #define VH_STATE_H
 #include "vh/check.h"
 #include "vh/config.h"
+#include "vh/history.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Upper bounds of the run-duration histogram's buckets, in microseconds; a last, unbounded bucket
+ * follows them. Prometheus conventions: seconds from 0.5 ms to 10 s, roughly 1-2.5-5 steps. */
+#define VH_STATE_DURATION_BOUNDS 14
+extern const int64_t vh_state_duration_bounds_us[VH_STATE_DURATION_BOUNDS];
 
 /* Everything stored about one check. Written only by vh_state_apply(); read by renderers. */
 struct vh_check_state {
@@ -16,7 +22,8 @@ struct vh_check_state {
 	bool ever_passed; /* settled to PASS or WARN at least once: drives /startup */
 	int64_t last_run_wall_ms;
 	int64_t last_run_mono_ms; /* when the latest run ended */
-	int64_t last_duration_ms;
+	int64_t last_duration_us;
+	int64_t last_success_wall_ms; /* the latest PASS or WARN result, 0 until there is one */
 	int64_t last_transition_wall_ms; /* 0 until the first transition */
 	int64_t last_transition_mono_ms;
 	int64_t failing_since_mono_ms; /* start of the current run of failed results, or 0 */
@@ -25,6 +32,11 @@ struct vh_check_state {
 	uint64_t runs;
 	uint64_t failures;
 	uint64_t transitions;
+	/* Every run's duration: counts per bucket (not cumulative; the last is the +Inf one). */
+	uint64_t duration_buckets[VH_STATE_DURATION_BOUNDS + 1];
+	int64_t duration_sum_us;
+	/* Recent results and transitions; NULL keeps none. Owned by whoever set it. */
+	struct vh_history *history;
 };
 
 /* A transition that vh_state_apply() made, for the log. */
@@ -36,12 +48,13 @@ struct vh_transition {
 /* Sets state to "not yet run" for config. */
 void vh_state_init(struct vh_check_state *state, const struct vh_check_config *config);
 
-/* Records one finished run that took duration_ms and ended at the given times, applying rise and
+/* Records one finished run that took duration_us and ended at the given times, applying rise and
  * fall: a failing result flips a passing check only after `fall` in a row, a passing result flips
  * a failing or unknown check only after `rise` in a row, and PASS and WARN switch at once.
- * Returns true and fills out when the settled status changed. */
+ * Also counts it in the histogram and, when state->history is set, records the run and any
+ * transition there. Returns true and fills out when the settled status changed. */
 bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *result,
-		int64_t duration_ms, int64_t now_mono_ms, int64_t now_wall_ms,
+		int64_t duration_us, int64_t now_mono_ms, int64_t now_wall_ms,
 		struct vh_transition *out);
 
 /* The status a reader should see now: the settled status, except that a result older than the

@@ -295,6 +295,14 @@ Test(config_error, more_rules) {
 	expect_inline_error("{\"checks\": [{\"name\": \"a\", \"type\": \"process\", "
 			    "\"cgroup\": {}, \"process\": {\"self\": true}}]}",
 			": checks[0].cgroup: not allowed for a check of type \"process\"");
+	expect_inline_error("{\"history\": {\"results\": 0}, \"checks\": []}",
+			": history.results: expected an integer from 1 to 1000, got 0");
+	expect_inline_error("{\"history\": {\"transitions\": 1001}, \"checks\": []}",
+			": history.transitions: expected an integer from 1 to 1000, got 1001");
+	expect_inline_error("{\"history\": {\"size\": 5}, \"checks\": []}",
+			": history: unknown key \"size\"");
+	expect_inline_error("{\"history\": 5, \"checks\": []}",
+			": history: expected an object, got 5");
 }
 
 Test(config, sidecar_copy_is_accepted) {
@@ -323,6 +331,12 @@ Test(config, every_default_filled_in) {
 	cr_assert_str_eq(config->listen[0].host, "");
 	cr_assert_eq(config->listen[0].port, 8099);
 	cr_assert_eq(config->n_checks, 3);
+	cr_assert_eq(config->history.results, 32);
+	cr_assert_eq(config->history.transitions, 32);
+	for (size_t i = 0; i < config->n_checks; i++) {
+		cr_assert_eq(config->checks[i].history.results, 32, "copied into every check");
+		cr_assert_eq(config->checks[i].history.transitions, 32);
+	}
 
 	const struct vh_check_config *api = &config->checks[0];
 	cr_assert_str_eq(api->name, "api");

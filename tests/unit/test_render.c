@@ -56,7 +56,8 @@ static void run(struct vh_check_state *check, enum vh_status status, const char 
 		int64_t ago_ms, int64_t duration_ms) {
 	struct vh_check_result result;
 	vh_check_result_set(&result, status, "%s", output);
-	vh_state_apply(check, &result, duration_ms, NOW_MONO - ago_ms, NOW_WALL - ago_ms, NULL);
+	vh_state_apply(check, &result, duration_ms * 1000, NOW_MONO - ago_ms, NOW_WALL - ago_ms,
+			NULL);
 }
 
 static struct vh_request request_for(const char *path, const char *query, const char *accept) {
@@ -133,7 +134,7 @@ static void healthy(struct fixture *f) {
 	vh_check_result_set(&result, VH_STATUS_PASS, "rss 9 MiB");
 	cr_assert(vh_check_result_add_measure(&result, "rss_bytes", "memory", 9437184, "bytes"));
 	cr_assert(vh_check_result_add_measure(&result, "load", "utilization", 0.1, "ratio"));
-	vh_state_apply(sidecar, &result, 1, NOW_MONO - 2000, NOW_WALL - 2000, NULL);
+	vh_state_apply(sidecar, &result, 1000, NOW_MONO - 2000, NOW_WALL - 2000, NULL);
 }
 
 Test(render, all_pass_is_ready_with_full_check_fields) {

@@ -31,7 +31,7 @@ static struct vh_check_result result_of(enum vh_status status, const char *outpu
 static bool apply(struct vh_check_state *state, enum vh_status status, int64_t now,
 		struct vh_transition *t) {
 	struct vh_check_result result = result_of(status, vh_status_name(status));
-	return vh_state_apply(state, &result, 10, now, 1700000000000 + now, t);
+	return vh_state_apply(state, &result, 10000, now, 1700000000000 + now, t);
 }
 
 Test(state, starts_unknown) {
@@ -57,7 +57,7 @@ Test(state, first_pass_settles_with_rise_one) {
 	cr_assert_eq(t.to, VH_STATUS_PASS);
 	cr_assert_eq(state.transitions, 1);
 	cr_assert_eq(state.last_transition_mono_ms, 1000);
-	cr_assert_eq(state.last_duration_ms, 10);
+	cr_assert_eq(state.last_duration_us, 10000);
 	cr_assert(state.ever_passed);
 	cr_assert_str_eq(state.last.output, "pass");
 }
@@ -226,4 +226,64 @@ Test(state, empty_snapshot_passes_everything) {
 	cr_assert(vh_snapshot_passes(&snap, VH_PROBE_LIVENESS, NULL, 0));
 	cr_assert(vh_snapshot_passes(&snap, VH_PROBE_READINESS, NULL, 0));
 	cr_assert(vh_snapshot_passes(&snap, VH_PROBE_STARTUP, NULL, 0));
+}
+
+Test(state, durations_fill_the_histogram_buckets) {
+	struct vh_check_config config = make_config("a", VH_GROUP_READINESS, 1, 1);
+	struct vh_check_state state;
+	vh_state_init(&state, &config);
+	struct vh_check_result result = result_of(VH_STATUS_PASS, "ok");
+	/* On a bound counts in that bucket (Prometheus' le), just above it in the next. */
+	vh_state_apply(&state, &result, 500, 1000, 1000, NULL);
+	vh_state_apply(&state, &result, 501, 2000, 2000, NULL);
+	vh_state_apply(&state, &result, 10000000, 3000, 3000, NULL);
+	vh_state_apply(&state, &result, 10000001, 4000, 4000, NULL);
+	vh_state_apply(&state, &result, -5, 5000, 5000, NULL);
+	cr_assert_eq(state.duration_buckets[0], 2, "500 us and a negative duration clamped to 0");
+	cr_assert_eq(state.duration_buckets[1], 1);
+	cr_assert_eq(state.duration_buckets[VH_STATE_DURATION_BOUNDS - 1], 1);
+	cr_assert_eq(state.duration_buckets[VH_STATE_DURATION_BOUNDS], 1, "+Inf");
+	cr_assert_eq(state.duration_sum_us, 500 + 501 + 10000000 + 10000001);
+	cr_assert_eq(state.last_duration_us, 0);
+	for (size_t i = 1; i < VH_STATE_DURATION_BOUNDS; i++) {
+		cr_assert_gt(vh_state_duration_bounds_us[i], vh_state_duration_bounds_us[i - 1]);
+	}
+}
+
+Test(state, last_success_is_the_latest_passing_or_warning_run) {
+	struct vh_check_config config = make_config("a", VH_GROUP_READINESS, 1, 1);
+	struct vh_check_state state;
+	vh_state_init(&state, &config);
+	apply(&state, VH_STATUS_FAIL, 1000, NULL);
+	cr_assert_eq(state.last_success_wall_ms, 0, "never passed");
+	apply(&state, VH_STATUS_WARN, 2000, NULL);
+	cr_assert_eq(state.last_success_wall_ms, 1700000000000 + 2000);
+	apply(&state, VH_STATUS_FAIL, 3000, NULL);
+	cr_assert_eq(state.last_success_wall_ms, 1700000000000 + 2000, "a failure keeps it");
+}
+
+Test(state, history_records_runs_and_transitions) {
+	struct vh_check_config config = make_config("a", VH_GROUP_READINESS, 1, 2);
+	struct vh_check_state state;
+	vh_state_init(&state, &config);
+	state.history = vh_history_create(8, 8);
+	cr_assert_not_null(state.history);
+	apply(&state, VH_STATUS_PASS, 1000, NULL);
+	apply(&state, VH_STATUS_FAIL, 2000, NULL);
+	apply(&state, VH_STATUS_FAIL, 3000, NULL);
+	cr_assert_eq(vh_history_n_results(state.history), 3);
+	const struct vh_history_result *latest = vh_history_result(state.history, 0);
+	cr_assert_eq(latest->status, VH_STATUS_FAIL);
+	cr_assert_eq(latest->wall_ms, 1700000000000 + 3000);
+	cr_assert_eq(latest->duration_us, 10000);
+	cr_assert_str_eq(latest->output, "fail");
+	cr_assert_eq(vh_history_n_transitions(state.history), 2, "unknown->pass, pass->fail");
+	const struct vh_history_transition *t = vh_history_transition(state.history, 0);
+	cr_assert_eq(t->from, VH_STATUS_PASS);
+	cr_assert_eq(t->to, VH_STATUS_FAIL);
+	cr_assert_eq(t->wall_ms, 1700000000000 + 3000, "when fall was reached, not the first fail");
+	t = vh_history_transition(state.history, 1);
+	cr_assert_eq(t->from, VH_STATUS_UNKNOWN);
+	cr_assert_eq(t->to, VH_STATUS_PASS);
+	vh_history_destroy(state.history);
 }
