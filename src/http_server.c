@@ -13,8 +13,13 @@
 #include <string.h>
 
 #include "vh/log.h"
+#include "vh/pg_probe.h"
+#include "vh/redis_probe.h"
 #include "vh/render.h"
+#include "vh/render_history.h"
+#include "vh/render_metrics.h"
 #include "vh/request.h"
+#include "vh/self_stats.h"
 
 /* Request line plus headers; probes and curl send a few hundred bytes. */
 #define MAX_HEADERS_SIZE 8192
@@ -31,6 +36,9 @@ struct vh_http_server {
 	struct event *resume; /* re-enables listeners paused by on_accept_error */
 	const struct vh_scheduler *sched;
 	const char *service;
+	char libpq_version[16];
+	char hiredis_version[16];
+	struct vh_build_info build;
 };
 
 static const char *reason_phrase(int code) {
@@ -77,6 +85,57 @@ static void send_error(
 	send_reply(req, code, "application/json", body);
 }
 
+/* Server-Timing (W3C) shows each check's latest duration in a browser's network panel and in
+ * `curl -i`, so a slow dependency is visible from the probe answer itself. Names are config
+ * check names (a-z, 0-9, _ and -), which are valid tokens as they are. */
+static void add_server_timing(struct evhttp_request *req, const struct vh_snapshot *snapshot,
+		const struct vh_request *request) {
+	char header[4096];
+	size_t used = 0;
+	for (size_t i = 0; i < snapshot->n_checks; i++) {
+		const struct vh_check_state *check = &snapshot->checks[i];
+		if (!check->has_run || !vh_render_shows(request, check)) {
+			continue;
+		}
+		int n = snprintf(header + used, sizeof(header) - used, "%s%s;desc=\"%s\";dur=%.3f",
+				used ? ", " : "", check->config->name,
+				vh_status_name(check->last.status),
+				(double)check->last_duration_us / 1000.0);
+		if (n < 0 || (size_t)n >= sizeof(header) - used) {
+			header[used] = '\0'; /* leave out what does not fit, whole */
+			break;
+		}
+		used += (size_t)n;
+	}
+	if (used > 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Server-Timing", header);
+	}
+}
+
+static void serve_metrics(
+		struct vh_http_server *server, struct evhttp_request *req, struct evbuffer *body) {
+	struct vh_snapshot snapshot;
+	struct vh_self_stats self;
+	vh_scheduler_snapshot(server->sched, server->service, &snapshot);
+	bool have_self = vh_self_stats_read(&self);
+	vh_render_metrics(&snapshot, &server->build, have_self ? &self : NULL, body);
+	send_reply(req, 200, VH_RENDER_METRICS_CONTENT_TYPE, body);
+}
+
+static void serve_history(struct vh_http_server *server, struct evhttp_request *req,
+		const struct vh_request *request, struct evbuffer *body) {
+	struct vh_snapshot snapshot;
+	char err[160];
+	bool text = request->format == VH_FORMAT_TEXT;
+	vh_scheduler_snapshot(server->sched, server->service, &snapshot);
+	if (!vh_render_history(&snapshot, request->check[0] ? request->check : NULL, text, body)) {
+		snprintf(err, sizeof(err), "no check named %s", request->check);
+		send_error(req, body, 404, err);
+		return;
+	}
+	send_reply(req, 200, text ? "text/plain; charset=utf-8" : "application/json", body);
+}
+
 static void serve(
 		struct vh_http_server *server, struct evhttp_request *req, struct evbuffer *body) {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
@@ -93,7 +152,17 @@ static void serve(
 		return;
 	}
 	if (request.target == VH_REQUEST_NOT_FOUND) {
-		send_error(req, body, 404, "not found; try /live, /ready, /startup or /health");
+		send_error(req, body, 404,
+				"not found; try /live, /ready, /startup, /health, /metrics or "
+				"/debug/history");
+		return;
+	}
+	if (request.target == VH_REQUEST_METRICS) {
+		serve_metrics(server, req, body);
+		return;
+	}
+	if (request.target == VH_REQUEST_HISTORY) {
+		serve_history(server, req, &request, body);
 		return;
 	}
 	struct vh_snapshot snapshot;
@@ -109,6 +178,7 @@ static void serve(
 		}
 	}
 	int code = vh_render(&snapshot, &request, body);
+	add_server_timing(req, &snapshot, &request);
 	send_reply(req, code, vh_render_content_type(request.format), body);
 }
 
@@ -189,6 +259,12 @@ struct vh_http_server *vh_http_server_create(struct event_base *base, const char
 	}
 	server->sched = sched;
 	server->service = service;
+	vh_pg_library_version(server->libpq_version, sizeof(server->libpq_version));
+	vh_redis_library_version(server->hiredis_version, sizeof(server->hiredis_version));
+	server->build = (struct vh_build_info){.version = VH_VERSION,
+			.libevent = event_get_version(),
+			.libpq = server->libpq_version,
+			.hiredis = server->hiredis_version};
 	server->http = evhttp_new(base);
 	server->resume = event_new(base, -1, EV_PERSIST, on_resume, server);
 	struct timeval pause = {ACCEPT_PAUSE_SECONDS, 0};

@@ -606,3 +606,9 @@ error:
 	pg_destroy(probe);
 	return false;
 }
+
+void vh_pg_library_version(char *buf, size_t len) {
+	/* From PostgreSQL 10 on, the number is major * 10000 + minor. */
+	int version = PQlibVersion();
+	snprintf(buf, len, "%d.%d", version / 10000, version % 10000);
+}

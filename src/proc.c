@@ -61,10 +61,16 @@ static bool next_token(const char **p, const char *end, const char **tok, size_t
 
 static const char *stat_field_name(int field) {
 	switch (field) {
+	case 14:
+		return "utime";
+	case 15:
+		return "stime";
 	case 20:
 		return "num_threads";
 	case 22:
 		return "starttime";
+	case 23:
+		return "vsize";
 	case STAT_LAST_FIELD:
 		return "rss";
 	}
@@ -141,11 +147,20 @@ bool vh_proc_parse_stat(
 			}
 			st.state = tok[0];
 			break;
+		case 14:
+			dst = &st.utime;
+			break;
+		case 15:
+			dst = &st.stime;
+			break;
 		case 20:
 			dst = &st.threads;
 			break;
 		case 22:
 			dst = &st.start_time;
+			break;
+		case 23:
+			dst = &st.vsize_bytes;
 			break;
 		case STAT_LAST_FIELD:
 			dst = &st.rss_pages;

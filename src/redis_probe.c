@@ -677,3 +677,7 @@ bool vh_redis_probe_create(const struct vh_probe_env *env, const struct vh_redis
 	out->impl = probe;
 	return true;
 }
+
+void vh_redis_library_version(char *buf, size_t len) {
+	snprintf(buf, len, "%d.%d.%d", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+}

@@ -62,6 +62,8 @@ bool vh_render_shows(const struct vh_request *request, const struct vh_check_sta
 	case VH_REQUEST_PROBE:
 		return vh_state_in_probe(check, request->kind) &&
 				!vh_render_excluded(request, check->config->name);
+	case VH_REQUEST_METRICS:
+	case VH_REQUEST_HISTORY:
 	case VH_REQUEST_NOT_FOUND:
 		break;
 	}

@@ -7,7 +7,7 @@
 
 /* Far above what a probe or a person sends; bounds the work an odd client can cause. */
 #define QUERY_MAX 2048
-/* The longest path that can name anything: "/readyz/" plus a 63-byte name and one slash. */
+/* The longest path that can name anything: "/debug/history/" plus a 63-byte name and a slash. */
 #define PATH_MAX_LEN 80
 
 struct route {
@@ -64,6 +64,30 @@ static const struct route *find_route(const char *prefix, size_t len) {
 	return NULL;
 }
 
+/* The paths that are not probes: /metrics and /debug/history[/NAME]. */
+static bool parse_other_path(const char *path, size_t len, struct vh_request *out) {
+	static const char metrics[] = "/metrics";
+	static const char history[] = "/debug/history";
+	if (len == strlen(metrics) && memcmp(path, metrics, len) == 0) {
+		out->target = VH_REQUEST_METRICS;
+		return true;
+	}
+	size_t n = strlen(history);
+	if (len < n || memcmp(path, history, n) != 0) {
+		return false;
+	}
+	if (len > n && (path[n] != '/' || !valid_name(path + n + 1, len - n - 1))) {
+		return true; /* under /debug/history but no valid name: not found */
+	}
+	if (len > n) {
+		memcpy(out->check, path + n + 1, len - n - 1);
+		out->check[len - n - 1] = '\0';
+	}
+	out->target = VH_REQUEST_HISTORY;
+	out->endpoint = "history";
+	return true;
+}
+
 /* Paths are compared byte for byte and never decoded, so "/%72eady" or "/ready/../live" cannot
  * reach a probe by a side door. */
 static void parse_path(const char *path, struct vh_request *out) {
@@ -74,6 +98,9 @@ static void parse_path(const char *path, struct vh_request *out) {
 	}
 	if (path[len - 1] == '/') {
 		len--;
+	}
+	if (parse_other_path(path, len, out)) {
+		return;
 	}
 	const char *slash = memchr(path + 1, '/', len - 1);
 	size_t prefix_len = slash ? (size_t)(slash - path) : len;
@@ -317,7 +344,7 @@ bool vh_request_parse(const char *path, const char *query, const char *accept,
 	out->endpoint = "";
 	out->format = VH_FORMAT_JSON;
 	parse_path(path ? path : "", out);
-	if (out->target == VH_REQUEST_NOT_FOUND) {
+	if (out->target == VH_REQUEST_NOT_FOUND || out->target == VH_REQUEST_METRICS) {
 		return true;
 	}
 	struct query_choice choice = {false, VH_FORMAT_JSON};

@@ -124,6 +124,11 @@ enum vh_status vh_state_effective(const struct vh_check_state *state, int64_t no
 	return status;
 }
 
+bool vh_state_is_up(const struct vh_check_state *state, int64_t now_mono_ms) {
+	return (state->status == VH_STATUS_PASS || state->status == VH_STATUS_WARN) &&
+			!vh_state_is_stale(state, now_mono_ms);
+}
+
 bool vh_state_in_probe(const struct vh_check_state *state, enum vh_probe_kind kind) {
 	switch (kind) {
 	case VH_PROBE_LIVENESS:

@@ -39,15 +39,21 @@ struct vh_check_result {
 	struct vh_measure measures[VH_CHECK_MEASURES_MAX];
 };
 
-/* Fills result with status and a printf-formatted output, truncating to fit, and clears the
- * measures. */
+/* Makes text one line of valid UTF-8 in place: each byte that does not start a valid sequence
+ * (including a character cut off by truncation) becomes '?', each control character a space.
+ * Servers and files say what they like; JSON encoders, log shippers and terminals must not
+ * choke on what we repeat. */
+void vh_check_output_sanitize(char *text);
+
+/* Fills result with status and a printf-formatted output, truncating to fit and sanitizing it
+ * with vh_check_output_sanitize(), and clears the measures. */
 void vh_check_result_set(struct vh_check_result *result, enum vh_status status, const char *fmt,
 		...) VH_PRINTF(3, 4);
 /* Appends a measure; returns false (and drops it) when the result already holds the maximum. */
 bool vh_check_result_add_measure(struct vh_check_result *result, const char *key, const char *name,
 		double value, const char *unit);
 /* Raises result->status to at least status (PASS < WARN < FAIL) and, when it rose, replaces the
- * output with the formatted text. Lets a probe apply several thresholds in turn. */
+ * output with the formatted text, sanitized. Lets a probe apply several thresholds in turn. */
 void vh_check_result_raise(struct vh_check_result *result, enum vh_status status, const char *fmt,
 		...) VH_PRINTF(3, 4);
 

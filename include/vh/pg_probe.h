@@ -16,4 +16,7 @@ VH_MUSTCHECK bool vh_pg_probe_create(const struct vh_probe_env *env,
 		const struct vh_postgres_config *config, struct vh_probe *out, char *err,
 		size_t err_len);
 
+/* The version of the libpq the daemon runs with ("15.18"), for build info. */
+void vh_pg_library_version(char *buf, size_t len);
+
 #endif

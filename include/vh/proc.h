@@ -13,8 +13,11 @@ struct vh_proc_stat {
 	pid_t pid;
 	char comm[64]; /* between the first '(' and the last ')', truncated to fit */
 	char state;
+	uint64_t utime; /* field 14, clock ticks of user CPU time */
+	uint64_t stime; /* field 15, clock ticks of system CPU time */
 	uint64_t threads; /* field 20 */
 	uint64_t start_time; /* field 22, clock ticks since boot: tells a reused pid apart */
+	uint64_t vsize_bytes; /* field 23 */
 	uint64_t rss_pages; /* field 24 */
 };
 

@@ -34,4 +34,8 @@ VH_MUSTCHECK bool vh_redis_probe_create(const struct vh_probe_env *env,
 		const struct vh_redis_config *config, struct vh_probe *out, char *err,
 		size_t err_len);
 
+/* The version of hiredis the daemon was built with ("0.14.1"): hiredis 0.14 cannot say at run
+ * time, and its soname pins the same release. */
+void vh_redis_library_version(char *buf, size_t len);
+
 #endif

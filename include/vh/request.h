@@ -18,6 +18,8 @@ enum vh_format {
 enum vh_request_target {
 	VH_REQUEST_PROBE, /* /live, /ready, /startup, /health and their aliases */
 	VH_REQUEST_CHECK, /* /health/NAME, /livez/NAME, /readyz/NAME */
+	VH_REQUEST_METRICS, /* /metrics */
+	VH_REQUEST_HISTORY, /* /debug/history and /debug/history/NAME (check is "" for all) */
 	VH_REQUEST_NOT_FOUND, /* any other path */
 };
 
@@ -33,6 +35,8 @@ struct vh_request {
 };
 
 /* Parses a request. path is the URI path, compared as sent and never decoded; query may be NULL;
+ * /metrics ignores its query (Prometheus sends none); /debug/history reads verbose and format
+ * (health+json is answered as JSON);
  * accept is the Accept header or NULL. An unknown path is not an error: target is then
  * VH_REQUEST_NOT_FOUND and the query is not read. Query keys are verbose (bare, "", 1, true, 0,
  * false), exclude (repeatable, a percent-decoded check name) and format (json, text,

@@ -60,6 +60,9 @@ bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *
 /* The status a reader should see now: the settled status, except that a result older than the
  * check's stale_after counts as FAIL and a non-critical FAIL is shown as WARN. */
 enum vh_status vh_state_effective(const struct vh_check_state *state, int64_t now_mono_ms);
+/* Whether what the check watches is up: its settled status is PASS or WARN and its result is
+ * fresh. Unlike vh_state_effective(), a non-critical failure is not softened to a warning. */
+bool vh_state_is_up(const struct vh_check_state *state, int64_t now_mono_ms);
 /* True when the latest result is older than the check's staleness bound. */
 bool vh_state_is_stale(const struct vh_check_state *state, int64_t now_mono_ms);
 

@@ -45,6 +45,9 @@ Test(proc_stat, fixture_fields) {
 	cr_assert_eq(st.threads, 12);
 	cr_assert_eq(st.start_time, 1000);
 	cr_assert_eq(st.rss_pages, 10547);
+	cr_assert_eq(st.utime, 25);
+	cr_assert_eq(st.stime, 10);
+	cr_assert_eq(st.vsize_bytes, 123457536);
 }
 
 Test(proc_stat, comm_with_parentheses_and_space) {

@@ -96,7 +96,14 @@ Test(request, unknown_and_odd_paths_are_not_found) {
 			{"/ready%2F", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
 			{"/readyx", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
 			{"/rea", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
-			{"/metrics", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
+			{"/metricsx", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
+			{"/metrics/x", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
+			{"/debug", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
+			{"/debug/historyx", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
+			{"/debug/history/A", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
+			{"/debug/history/a/b", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
+			{"/debug/history/../metrics", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
+			{"/debug//history", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
 			{"/ready?x", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
 			/* Only /health, /live(z) and /ready(z) address single checks. */
 			{"/healthz/memory", VH_REQUEST_NOT_FOUND, 0, NULL, NULL},
@@ -346,4 +353,30 @@ Test(request, query_applies_to_check_requests) {
 	cr_assert_not(vh_request_parse(
 			"/readyz/postgres", "exclude=%", NULL, &req, err, sizeof(err)));
 	cr_assert_str_eq(err, "bad percent-encoding in query");
+}
+
+Test(request, metrics_and_history_paths) {
+	struct vh_request req;
+	char err[160] = "";
+	cr_assert(vh_request_parse("/metrics", "%zz&format=bogus", NULL, &req, err, sizeof(err)),
+			"/metrics ignores its query: %s", err);
+	cr_assert_eq(req.target, VH_REQUEST_METRICS);
+	cr_assert(vh_request_parse("/metrics/", NULL, NULL, &req, err, sizeof(err)));
+	cr_assert_eq(req.target, VH_REQUEST_METRICS);
+
+	cr_assert(vh_request_parse("/debug/history", NULL, NULL, &req, err, sizeof(err)));
+	cr_assert_eq(req.target, VH_REQUEST_HISTORY);
+	cr_assert_str_eq(req.check, "");
+	cr_assert_eq(req.format, VH_FORMAT_JSON);
+	cr_assert(vh_request_parse(
+			"/debug/history/postgres", "verbose", NULL, &req, err, sizeof(err)));
+	cr_assert_eq(req.target, VH_REQUEST_HISTORY);
+	cr_assert_str_eq(req.check, "postgres");
+	cr_assert_eq(req.format, VH_FORMAT_TEXT, "?verbose asks for text");
+	cr_assert(vh_request_parse("/debug/history/", NULL, "text/plain", &req, err, sizeof(err)));
+	cr_assert_str_eq(req.check, "");
+	cr_assert_eq(req.format, VH_FORMAT_TEXT);
+	cr_assert_not(vh_request_parse(
+			"/debug/history", "verbose=maybe", NULL, &req, err, sizeof(err)));
+	cr_assert_str_eq(err, "bad value for verbose (expected 1, true, 0 or false)");
 }
