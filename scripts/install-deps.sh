@@ -8,6 +8,7 @@ packages=(
 	libevent-dev libhiredis-dev libpq-dev libjansson-dev
 	libcriterion-dev python3 python3-pytest
 	postgresql redis-server curl clang-format valgrind
+	prometheus
 )
 
 missing=()

@@ -22,6 +22,7 @@
 
 static const char usage_text[] =
 		"usage: veza-health [serve] -c FILE [--listen ADDR:PORT] [--log-level LEVEL]\n"
+		"                   [--log-format FORMAT]\n"
 		"       veza-health probe URL [--timeout MS]\n"
 		"       veza-health check-config FILE\n"
 		"       veza-health --help | --version\n"
@@ -46,6 +47,10 @@ static const char usage_text[] =
 		"                         or [IPv6] literal, or empty for all interfaces "
 		"(\":8099\")\n"
 		"      --log-level LEVEL  debug, info (default), warn or error\n"
+		"      --log-format FORMAT\n"
+		"                         json (default: one JSON object per line) or text "
+		"(logfmt);\n"
+		"                         see docs/logging.md\n"
 		"      --timeout MS       probe: deadline for the whole exchange (default 2000)\n"
 		"  -h, --help             show this help\n"
 		"  -V, --version          show the version\n"
@@ -61,6 +66,7 @@ struct options {
 	const char *config_path;
 	const char *listen;
 	const char *log_level;
+	const char *log_format;
 	const char *url;
 	const char *timeout;
 };
@@ -128,6 +134,8 @@ static int parse_options(int argc, char **argv, struct options *opts) {
 			slot = &opts->listen;
 		} else if (take_value(argc, argv, &i, "--log-level", &opts->log_level)) {
 			slot = &opts->log_level;
+		} else if (take_value(argc, argv, &i, "--log-format", &opts->log_format)) {
+			slot = &opts->log_format;
 		} else if (take_value(argc, argv, &i, "--timeout", &opts->timeout)) {
 			slot = &opts->timeout;
 		} else if (arg[0] == '-' && arg[1] != '\0') {
@@ -353,6 +361,14 @@ int main(int argc, char **argv) {
 					opts.log_level);
 		}
 		vh_log_set_level(level);
+	}
+	if (opts.log_format) {
+		enum vh_log_format format;
+		if (!vh_log_parse_format(opts.log_format, &format)) {
+			return usage_error("--log-format takes json or text, got \"%s\"",
+					opts.log_format);
+		}
+		vh_log_set_format(format);
 	}
 	if (strcmp(opts.command, "probe") == 0) {
 		return run_probe(&opts);

@@ -277,6 +277,36 @@ class Daemon(ManagedProcess):
         resp = self.request(path, **kwargs)
         return resp.status, resp.json()
 
+    def log_events(self, message: Optional[str] = None, **fields: str) -> list:
+        """The daemon's log lines as dicts (see parse_log), only those whose "message" is message
+        and whose members equal fields when these are given."""
+        return [e for e in parse_log(self.log_text())
+                if (message is None or e.get("message") == message)
+                and all(e.get(k) == v for k, v in fields.items())]
+
+
+# What valgrind (==PID== ...) and the sanitizers (a rule of '=', then ==PID==ERROR ...) write to
+# the daemon's stderr; they fail the run through its exit status, not through the log.
+_TOOL_LINE = re.compile(r"^==\d+==|^=+$")
+
+
+def parse_log(text: str) -> list:
+    """Parses a daemon log in the default JSON format (docs/logging.md): one dict per line. A line
+    that is not a JSON object fails with an AssertionError, since log shippers would drop it.
+    A last line without its newline is still being written and is left out."""
+    lines = text.split("\n")[:-1]
+    events = []
+    for number, line in enumerate(lines, 1):
+        if (VALGRIND or SANITIZED) and _TOOL_LINE.match(line):
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError as exc:
+            raise AssertionError(f"log line {number} is not JSON ({exc}): {line!r}") from None
+        assert isinstance(event, dict), f"log line {number} is not an object: {line!r}"
+        events.append(event)
+    return events
+
 
 class DaemonSet:
     """Daemons started for one test or module; stop_all() stops each and reports every one

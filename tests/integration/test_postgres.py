@@ -212,7 +212,8 @@ def test_wrong_password_fails_and_is_never_shown(daemon, pg, source):
     assert "authentication failed" in shown
     assert wrong not in shown
     d.stop_ok()
-    assert "authentication failed" in d.log_text()
+    assert any(e["to"] == "fail" and "authentication failed" in e["reason"]
+               for e in d.log_events("check status changed", check="db")), d.log_text()
     assert wrong not in d.log_text()
     dump = harness.run_cli(["check-config", str(d.config_path)], env=env)
     assert dump.returncode == 0, dump.stderr

@@ -268,9 +268,8 @@ def test_idle_connection_closed_by_server_is_reopened_without_failing(daemon, se
     wait_check(d, result="pass")
     doc = check_doc(d)
     assert doc["consecutive_failures"] == 0, doc
-    changes = [line for line in d.log_text().splitlines()
-               if "check status changed" in line and "check=cache " in line]
-    assert len(changes) == 1 and "from=unknown to=pass" in changes[0], changes
+    changes = d.log_events("check status changed", check="cache")
+    assert [(c["from"], c["to"]) for c in changes] == [("unknown", "pass")], changes
 
 
 # --- authentication and secrets -------------------------------------------------------------
@@ -310,7 +309,8 @@ def test_wrong_password_fails_and_is_never_shown(daemon, servers, tmp_path, form
     assert wrong not in cli.stdout + cli.stderr
     d.stop_ok()
     log = d.log_text()
-    assert "authentication failed: WRONGPASS" in log
+    assert any(e["to"] == "fail" and e["reason"].startswith("authentication failed: WRONGPASS")
+               for e in d.log_events("check status changed", check="cache")), log
     assert wrong not in log
 
 
