@@ -59,7 +59,11 @@ static const char usage_text[] =
 		"/readyz\n"
 		"/startupz /livez/CHECK /readyz/CHECK); ?verbose for text, ?exclude=CHECK to leave "
 		"one out,\n"
-		"Accept: application/health+json for the IETF draft format.\n";
+		"Accept: application/health+json for the IETF draft format. /metrics for "
+		"Prometheus\n"
+		"(docs/metrics.md); /debug/history and /debug/history/CHECK for the latest "
+		"results\n"
+		"and transitions of each check (?verbose for text).\n";
 
 struct options {
 	const char *command;

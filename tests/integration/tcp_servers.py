@@ -8,14 +8,15 @@ from typing import Optional
 
 
 class Acceptor:
-    """Listens on 127.0.0.1 (or ::1) on a free port, accepts every connection and closes it at
-    once, so a backlog never fills however often a check connects. close() stops listening:
-    later connects are refused. Use as a context manager."""
+    """Listens on 127.0.0.1 (or ::1) on port (a free one by default), accepts every connection
+    and closes it at once, so a backlog never fills however often a check connects. close()
+    stops listening: later connects are refused. Use as a context manager."""
 
-    def __init__(self, host: str = "127.0.0.1"):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
-        self.sock.bind((host, 0))
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
         self.sock.listen(64)
         self.sock.settimeout(0.05)
         self.port = self.sock.getsockname()[1]

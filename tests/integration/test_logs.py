@@ -2,47 +2,16 @@
 
 import json
 import re
-import socket
-import threading
 
 import harness
 from harness import bound, free_port, poll, run_cli
+from tcp_servers import Acceptor
 
 # How long the daemon may take to log a change with a 100 ms interval.
 REACT = 3.0
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 LOGFMT_RE = re.compile(r'^time=(\S+) level=(debug|info|warn|error) msg=("(?:[^"\\]|\\.)*"|\S+)'
                        r'( [A-Za-z_.]+=("(?:[^"\\]|\\.)*"|\S+))*$')
-
-
-class LateListener:
-    """Accepts and closes connections on a port chosen before it listens, so that a tcp check
-    can first find the port closed and then see it open."""
-
-    def __init__(self, port: int):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(16)
-        self.sock.settimeout(0.05)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            conn.close()
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(5)
-        self.sock.close()
 
 
 def tcp_config(port: int) -> dict:
@@ -59,11 +28,9 @@ def test_json_lines_of_a_check_that_fails_then_passes(daemon):
     port = free_port()
     d = daemon(tcp_config(port))
     poll(lambda: ("unknown", "fail") in transitions(d), bound(REACT), what="the fail event")
-    listener = LateListener(port)
-    try:
+    # The check first finds the port closed, then open.
+    with Acceptor(port=port):
         poll(lambda: ("fail", "pass") in transitions(d), bound(REACT), what="the pass event")
-    finally:
-        listener.close()
     d.stop_ok()
 
     text = d.log_text()
