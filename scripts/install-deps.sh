@@ -8,8 +8,14 @@ packages=(
 	libevent-dev libhiredis-dev libpq-dev libjansson-dev
 	libcriterion-dev python3 python3-pytest
 	postgresql redis-server curl clang-format valgrind
-	prometheus
+	prometheus help2man yamllint systemd binutils
 )
+# The deploy checks need kubectl (for kustomize) and Node.js with npm (for kubernetes-models).
+# Machines that have them from another repository keep theirs: Debian's npm would conflict with
+# a nodejs package that bundles its own npm.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
