@@ -31,5 +31,5 @@ $sudo apt-get update -q >/dev/null
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian packages start their own servers; the tests start private ones on free ports.
 if [ -d /run/systemd/system ]; then
-	$sudo systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true
+	$sudo systemctl disable --now redis-server postgresql prometheus >/dev/null 2>&1 || true
 fi

@@ -198,6 +198,15 @@ def check_service(name, objects, deploy, port):
                     and ann.get("prometheus.io/port") == str(port)
                     and ann.get("prometheus.io/path") == "/metrics" and bool(ports))
     report(ok, f"{name}: a Service exposes metrics port {port} with prometheus.io annotations")
+    # deploy/prometheus/prometheus.yml keeps pods with these annotations and a container named
+    # veza-health: the two files must agree or the sidecars are never scraped.
+    template = deploy["spec"]["template"]
+    ann = template["metadata"].get("annotations", {})
+    names = [c["name"] for c in template["spec"]["containers"]]
+    report(ann.get("prometheus.io/scrape") == "true" and ann.get("prometheus.io/port") == str(port)
+           and ann.get("prometheus.io/path") == "/metrics" and "veza-health" in names,
+           f"{name}: the pod carries the scrape annotations and a veza-health container, as "
+           "prometheus.yml's pod job expects")
 
 
 def free_port():
