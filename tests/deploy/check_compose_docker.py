@@ -20,16 +20,10 @@ import tempfile
 
 import yaml
 
+import deploy_report
+from deploy_report import report
+
 RUNTIME_EXTRAS = {"ca-certificates"}  # not a soname: libpq's verify-full needs the roots
-failures = 0
-
-
-def report(ok, what):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures += 1
-    return ok
 
 
 def interpolate(value):
@@ -173,7 +167,7 @@ def main():
     vh_bin, root = sys.argv[1], sys.argv[2]
     check_compose(vh_bin, root)
     check_dockerfile(vh_bin, root)
-    return 1 if failures else 0
+    return 1 if deploy_report.failures else 0
 
 
 if __name__ == "__main__":

@@ -23,20 +23,13 @@ import time
 
 import yaml
 
+import deploy_report
+from deploy_report import report
+
 SIDECAR_RESTART_BACKOFF_S = 10  # kubelet's first CrashLoopBackOff delay
 RESTART_MARGIN_S = 5
 STARTUP_BUDGET_FLOOR_S = 60
 ANSWER_SHARE_OF_TIMEOUT = 10  # an answer must take under 1/10 of the probe's timeoutSeconds
-
-failures = 0
-
-
-def report(ok, what):
-    global failures
-    print(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures += 1
-    return ok
 
 
 def seconds(duration):
@@ -302,7 +295,7 @@ def main():
     report(bool(deployments), f"{os.path.basename(rendered)}: holds Deployments ({len(deployments)})")
     for deploy in deployments:
         check_deployment(vh_bin, deploy, objects)
-    return 1 if failures else 0
+    return 1 if deploy_report.failures else 0
 
 
 if __name__ == "__main__":
