@@ -301,8 +301,8 @@ Test(config_error, more_rules) {
 			": history.transitions: expected an integer from 1 to 1000, got 1001");
 	expect_inline_error("{\"history\": {\"size\": 5}, \"checks\": []}",
 			": history: unknown key \"size\"");
-	expect_inline_error("{\"history\": 5, \"checks\": []}",
-			": history: expected an object, got 5");
+	expect_inline_error(
+			"{\"history\": 5, \"checks\": []}", ": history: expected an object, got 5");
 }
 
 Test(config, sidecar_copy_is_accepted) {
