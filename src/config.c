@@ -55,7 +55,8 @@ struct timing {
 	bool from_defaults[T_COUNT];
 };
 
-static const char *const top_keys[] = {"service", "listen", "dns", "history", "defaults", "checks"};
+static const char *const top_keys[] = {
+		"service", "listen", "dns", "history", "shutdown_delay", "defaults", "checks"};
 static const char *const check_keys[] = {"name", "type", "groups", "critical", "interval",
 		"timeout", "fail_interval", "unknown_interval", "initial_delay", "jitter",
 		"stale_after", "rise", "fall", "process", "cgroup", "postgres", "redis", "tcp",
@@ -548,6 +549,8 @@ static bool read_config(
 			!read_service(r, root, config) || !read_listen(r, root, config) ||
 			!read_dns(r, root, &config->dns) ||
 			!read_history(r, root, &config->history) ||
+			!vh_config_read_duration(r, root, NULL, "shutdown_delay", 0,
+					10 * 60 * MS_SECOND, &config->shutdown_delay_ms) ||
 			!read_defaults(r, root, &defaults) ||
 			!read_checks(r, root, &defaults, config)) {
 		return false;

@@ -342,6 +342,7 @@ static json_t *config_json(const struct vh_config *config) {
 				json_pack("{s:i,s:i}", "results",
 						(json_int_t)config->history.results, "transitions",
 						(json_int_t)config->history.transitions));
+		rc |= set_duration(root, "shutdown_delay", config->shutdown_delay_ms);
 		rc |= json_object_set(root, "checks", checks);
 	}
 	json_decref(listen);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vh/clock.h"
 #include "vh/config.h"
 #include "vh/http_server.h"
 #include "vh/log.h"
@@ -213,6 +214,8 @@ struct daemon {
 	struct vh_http_server *http;
 	struct event *sigterm;
 	struct event *sigint;
+	struct event *drained; /* ends the drain after shutdown_delay */
+	bool draining;
 };
 
 /* libevent's own warnings (a failed connect inside evhttp, say) would otherwise reach stderr as
@@ -227,10 +230,33 @@ static void on_libevent_log(int severity, const char *msg) {
 	vh_log(level, "libevent", "detail", msg, NULL);
 }
 
+static void on_drained(evutil_socket_t fd, short what, void *arg) {
+	struct daemon *d = arg;
+	vh_log(VH_LOG_INFO, "shutting down", "after", "shutdown_delay", NULL);
+	event_base_loopexit(d->base, NULL);
+}
+
+/* The first SIGTERM drains: readiness turns 503 at once so the load balancer stops sending, while
+ * liveness stays 200 and the checks keep running, and the daemon exits after shutdown_delay. A
+ * SIGINT (a person at a terminal), a second signal or a zero delay exits at once. */
 static void on_signal(evutil_socket_t signum, short what, void *arg) {
 	struct daemon *d = arg;
-	vh_log(VH_LOG_INFO, "shutting down", "signal", signum == SIGTERM ? "SIGTERM" : "SIGINT",
-			NULL);
+	const char *name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
+	int64_t delay_ms = d->config->shutdown_delay_ms;
+	struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
+	if (signum == SIGTERM && !d->draining && delay_ms > 0) {
+		char delay[32];
+		d->draining = true;
+		vh_scheduler_drain(d->sched);
+		if (evtimer_add(d->drained, &tv) == 0) {
+			vh_log(VH_LOG_INFO, "draining", "signal", name, "exit_in",
+					vh_clock_format_duration(delay_ms, delay, sizeof(delay)),
+					NULL);
+			return;
+		}
+		vh_log(VH_LOG_ERROR, "cannot arm the drain timer; exiting now", NULL);
+	}
+	vh_log(VH_LOG_INFO, "shutting down", "signal", name, NULL);
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -270,7 +296,8 @@ static bool daemon_start(struct daemon *d, char *err, size_t err_len) {
 	}
 	d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
-	if (!d->sigterm || !d->sigint || evsignal_add(d->sigterm, NULL) ||
+	d->drained = evtimer_new(d->base, on_drained, d);
+	if (!d->sigterm || !d->sigint || !d->drained || evsignal_add(d->sigterm, NULL) ||
 			evsignal_add(d->sigint, NULL)) {
 		snprintf(err, err_len, "cannot install signal handlers");
 		return false;
@@ -290,6 +317,9 @@ static void daemon_stop(struct daemon *d) {
 	}
 	if (d->sigint) {
 		event_free(d->sigint);
+	}
+	if (d->drained) {
+		event_free(d->drained);
 	}
 	if (d->base) {
 		event_base_free(d->base);

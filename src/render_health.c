@@ -91,6 +91,9 @@ static void add_check(json_t *checks, const struct vh_check_state *check, enum v
 static json_t *notes_array(const struct vh_snapshot *snapshot, const struct vh_request *request) {
 	json_t *notes = json_array();
 	char note[VH_CONFIG_NAME_MAX + 48];
+	if (request->kind == VH_PROBE_READINESS && snapshot->draining) {
+		json_array_append_new(notes, json_string("draining before exit"));
+	}
 	for (size_t i = 0; i < request->n_exclude; i++) {
 		const struct vh_check_state *check =
 				vh_snapshot_find(snapshot, request->exclude[i]);
@@ -126,7 +129,10 @@ static json_t *body(const struct vh_snapshot *snapshot, const struct vh_request 
 		}
 	}
 	json_object_set_new(root, "checks", checks);
-	if (request->target == VH_REQUEST_PROBE && request->n_exclude > 0) {
+	if (request->target == VH_REQUEST_PROBE &&
+			(request->n_exclude > 0 ||
+					(request->kind == VH_PROBE_READINESS &&
+							snapshot->draining))) {
 		json_object_set_new(root, "notes", notes_array(snapshot, request));
 	}
 	return root;

@@ -143,6 +143,9 @@ static json_t *probe_body(
 	const char *status = kind == VH_PROBE_HEALTH
 			? vh_status_name(vh_render_overall(snapshot, request))
 			: probe_word(kind, passes);
+	if (kind == VH_PROBE_READINESS && snapshot->draining) {
+		status = "draining";
+	}
 	json_object_set_new(root, "status", json_string(status));
 	json_object_set_new(
 			root, "service", json_string(snapshot->service ? snapshot->service : ""));

@@ -111,6 +111,10 @@ static int probe_body(const struct vh_snapshot *snapshot, const struct vh_reques
 		}
 	}
 	add_unmatched(out, snapshot, request);
+	if (request->kind == VH_PROBE_READINESS && snapshot->draining) {
+		/* Like kube-apiserver's readyz "shutdown" check: the reason is not a dependency. */
+		evbuffer_add_printf(out, "[-]shutdown failed: draining before exit\n");
+	}
 	evbuffer_add_printf(out, "%s check %s\n", request->endpoint, passes ? "passed" : "failed");
 	return passes ? 200 : 503;
 }

@@ -39,6 +39,7 @@ struct vh_scheduler {
 	struct vh_check_state *states;
 	bool started;
 	bool startup_complete;
+	bool draining;
 	int64_t started_mono_ms;
 	int64_t started_wall_ms;
 };
@@ -305,12 +306,17 @@ static void on_next_run(evutil_socket_t fd, short what, void *arg) {
 	}
 }
 
+void vh_scheduler_drain(struct vh_scheduler *sched) {
+	sched->draining = true;
+}
+
 void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service,
 		struct vh_snapshot *snapshot) {
 	snapshot->service = service;
 	snapshot->checks = sched->states;
 	snapshot->n_checks = sched->n_checks;
 	snapshot->startup_complete = sched->startup_complete;
+	snapshot->draining = sched->draining;
 	snapshot->now_mono_ms = vh_clock_mono_ms();
 	snapshot->now_wall_ms = vh_clock_wall_ms();
 	snapshot->started_mono_ms = sched->started_mono_ms;

@@ -175,6 +175,9 @@ bool vh_snapshot_passes(const struct vh_snapshot *snapshot, enum vh_probe_kind k
 	if (kind == VH_PROBE_STARTUP && snapshot->startup_complete) {
 		return true;
 	}
+	if (kind == VH_PROBE_READINESS && snapshot->draining) {
+		return false;
+	}
 	for (size_t i = 0; i < snapshot->n_checks; i++) {
 		const struct vh_check_state *check = &snapshot->checks[i];
 		if (!vh_state_in_probe(check, kind) ||

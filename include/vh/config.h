@@ -187,6 +187,7 @@ struct vh_config {
 	struct vh_listen listen[VH_CONFIG_LISTEN_MAX];
 	struct vh_dns_config dns;
 	struct vh_history_config history;
+	int64_t shutdown_delay_ms; /* how long SIGTERM drains before exit; default 0 */
 	size_t n_checks;
 	struct vh_check_config *checks;
 };

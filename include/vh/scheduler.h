@@ -26,6 +26,10 @@ VH_MUSTCHECK bool vh_scheduler_add(struct vh_scheduler *sched, const struct vh_c
 /* Arms every check's first run after its initial_delay plus jitter. */
 VH_MUSTCHECK bool vh_scheduler_start(struct vh_scheduler *sched, char *err, size_t err_len);
 
+/* Starts draining: from now on every snapshot says so and readiness fails, while the checks
+ * keep running. There is no way back: the daemon is shutting down. */
+void vh_scheduler_drain(struct vh_scheduler *sched);
+
 /* Fills snapshot with the current state. The pointers stay valid until the next loop iteration
  * that runs a check, so use it at once. */
 void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service,

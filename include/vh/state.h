@@ -90,6 +90,7 @@ struct vh_snapshot {
 	const struct vh_check_state *checks;
 	size_t n_checks;
 	bool startup_complete; /* latched: every readiness check has passed once */
+	bool draining; /* shutting down: readiness fails whatever the checks say */
 	int64_t now_mono_ms;
 	int64_t now_wall_ms;
 	int64_t started_mono_ms;
@@ -97,7 +98,8 @@ struct vh_snapshot {
 };
 
 /* True when every check of kind in snapshot passes (see vh_state_check_passes); checks whose
- * name is in exclude (n_exclude entries) are left out. Startup is also true once latched. */
+ * name is in exclude (n_exclude entries) are left out. Startup is also true once latched;
+ * readiness is false while draining. */
 bool vh_snapshot_passes(const struct vh_snapshot *snapshot, enum vh_probe_kind kind,
 		const char *const *exclude, size_t n_exclude);
 /* Finds a check by name; NULL when there is none. */

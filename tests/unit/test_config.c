@@ -295,6 +295,11 @@ Test(config_error, more_rules) {
 	expect_inline_error("{\"checks\": [{\"name\": \"a\", \"type\": \"process\", "
 			    "\"cgroup\": {}, \"process\": {\"self\": true}}]}",
 			": checks[0].cgroup: not allowed for a check of type \"process\"");
+	expect_inline_error("{\"shutdown_delay\": \"11m\", \"checks\": []}",
+			": shutdown_delay: must be between 0s and 10m, got \"11m\"");
+	expect_inline_error("{\"shutdown_delay\": true, \"checks\": []}",
+			": shutdown_delay: expected a duration such as \"250ms\", \"1.5s\", \"2m\" "
+			"or \"1h\", got true");
 	expect_inline_error("{\"history\": {\"results\": 0}, \"checks\": []}",
 			": history.results: expected an integer from 1 to 1000, got 0");
 	expect_inline_error("{\"history\": {\"transitions\": 1001}, \"checks\": []}",
@@ -331,6 +336,7 @@ Test(config, every_default_filled_in) {
 	cr_assert_str_eq(config->listen[0].host, "");
 	cr_assert_eq(config->listen[0].port, 8099);
 	cr_assert_eq(config->n_checks, 3);
+	cr_assert_eq(config->shutdown_delay_ms, 0, "no drain unless asked for");
 	cr_assert_eq(config->history.results, 32);
 	cr_assert_eq(config->history.transitions, 32);
 	for (size_t i = 0; i < config->n_checks; i++) {

@@ -585,3 +585,29 @@ Test(render, every_format_agrees_on_the_code) {
 		}
 	}
 }
+
+Test(render, draining_fails_readiness_only) {
+	struct fixture f;
+	healthy(&f);
+	f.snapshot.draining = true;
+	f.snapshot.startup_complete = true;
+	int code;
+	json_t *json = render_json(&f, "/ready", NULL, NULL, &code);
+	cr_assert_eq(code, 503);
+	cr_assert_str_eq(str_at(json, "status"), "draining");
+	json_decref(json);
+	json = render_json(&f, "/live", NULL, NULL, &code);
+	cr_assert_eq(code, 200, "liveness does not drain");
+	json_decref(json);
+	json = render_json(&f, "/startup", NULL, NULL, &code);
+	cr_assert_eq(code, 200);
+	json_decref(json);
+	json = render_json(&f, "/ready/pg", NULL, NULL, &code);
+	cr_assert_eq(code, 200, "one check's answer is about the check");
+	json_decref(json);
+	expect_text(&f, "/readyz", NULL, 503,
+			"[+]pg ok (connected in 3ms; took 3ms, 1.2s ago)\n"
+			"[+]proc ok (rss 41 MiB, 12 threads; took 0ms, 500ms ago)\n"
+			"[-]shutdown failed: draining before exit\n"
+			"readyz check failed\n");
+}
