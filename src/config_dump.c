@@ -8,8 +8,17 @@
 #include <string.h>
 
 #include "vh/config_value.h"
+#include "vh/scrub.h"
 
 static const char redacted[] = "<redacted>";
+
+/* The passwords of the config being dumped. A password may also have been given under a key
+ * that is not secret (a dbname set from the same ${VAR}, say); every printed string is scrubbed
+ * of them. Set only while vh_config_dump() runs, which the single-threaded daemon never
+ * re-enters. */
+#define DUMP_SECRETS_MAX (VH_CONFIG_CHECKS_MAX * 4)
+static const char *dump_secrets[DUMP_SECRETS_MAX];
+static size_t n_dump_secrets;
 
 /* True for "scheme://user@host..." and "scheme://user:secret@host...". */
 static bool has_userinfo(const char *value) {
@@ -38,8 +47,31 @@ const char *vh_config_redact_value(const char *key, const char *value) {
 
 /* A string as the dump shows it: redacted as above, and an http(s) URL without its query or
  * fragment, which often carry a token ("http://api/health?token=..."): "?<redacted>" instead. */
+static json_t *scrubbed_string(const char *value) {
+	size_t len = strlen(value) * 3 + 16; /* each byte a secret at worst, each becoming "***" */
+	char *text = malloc(len);
+	if (!text) {
+		return NULL;
+	}
+	json_t *v = json_string(vh_scrub(value, dump_secrets, n_dump_secrets, text, len));
+	free(text);
+	return v;
+}
+
+static bool holds_secret(const char *value) {
+	for (size_t i = 0; i < n_dump_secrets; i++) {
+		if (dump_secrets[i][0] && strstr(value, dump_secrets[i])) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static json_t *shown_string(const char *key, const char *value) {
 	const char *shown = vh_config_redact_value(key, value);
+	if (shown == value && holds_secret(value)) {
+		return scrubbed_string(value);
+	}
 	size_t n = shown == value ? vh_config_value_url_shown_len(value) : strlen(shown);
 	if (shown[n] == '\0') {
 		return json_string(shown);
@@ -354,8 +386,29 @@ static json_t *config_json(const struct vh_config *config) {
 	return root;
 }
 
+static void collect_secrets(const struct vh_config *config) {
+	n_dump_secrets = 0;
+	for (size_t i = 0; i < config->n_checks; i++) {
+		const struct vh_check_config *c = &config->checks[i];
+		if (c->type == VH_CHECK_POSTGRES) {
+			const struct vh_postgres_config *p = &c->u.postgres;
+			for (size_t k = 0; k < p->n_params && n_dump_secrets < DUMP_SECRETS_MAX;
+					k++) {
+				if (is_secret_key(p->keywords[k]) && p->values[k]) {
+					dump_secrets[n_dump_secrets++] = p->values[k];
+				}
+			}
+		} else if (c->type == VH_CHECK_REDIS && c->u.redis.password &&
+				n_dump_secrets < DUMP_SECRETS_MAX) {
+			dump_secrets[n_dump_secrets++] = c->u.redis.password;
+		}
+	}
+}
+
 char *vh_config_dump(const struct vh_config *config) {
+	collect_secrets(config);
 	json_t *root = config_json(config);
+	n_dump_secrets = 0;
 	if (!root) {
 		return NULL;
 	}

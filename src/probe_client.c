@@ -80,11 +80,30 @@ static const char *shorten(const char *text, char *buf, size_t len) {
 	return buf;
 }
 
+/* The URL as an error message may quote it: whatever sits between "://" and the last '@' (user
+ * info, even with a stray '/' in a password) becomes "***", and the query and fragment, which
+ * often carry a token, become "?***". The result is shortened like any quoted text. */
+static const char *shown(const char *url, char *buf, size_t len) {
+	char masked[80];
+	const char *authority = strstr(url, "://");
+	const char *at = authority ? strrchr(authority, '@') : NULL;
+	if (at) {
+		snprintf(masked, sizeof(masked), "%.*s***%s", (int)(authority + 3 - url), url, at);
+	} else {
+		snprintf(masked, sizeof(masked), "%s", url);
+	}
+	char *query = strpbrk(masked, "?#");
+	if (query) {
+		snprintf(query, sizeof(masked) - (size_t)(query - masked), "?***");
+	}
+	return shorten(masked, buf, len);
+}
+
 /* Fills target from url, or returns false with the reason in result. */
 static bool parse_url(
 		const char *url, struct target *target, struct vh_probe_client_result *result) {
 	char shown_url[80];
-	shorten(url, shown_url, sizeof(shown_url));
+	shown(url, shown_url, sizeof(shown_url));
 	/* Strict parsing: a HEALTHCHECK line is written once by a person, and a typo should fail
 	 * the image build's first run loudly rather than probe something else. */
 	struct evhttp_uri *uri = evhttp_uri_parse_with_flags(url, 0);
