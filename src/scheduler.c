@@ -173,12 +173,11 @@ bool vh_scheduler_start(struct vh_scheduler *sched, char *err, size_t err_len) {
 	sched->started = true;
 	sched->started_mono_ms = vh_clock_mono_ms();
 	sched->started_wall_ms = vh_clock_wall_ms();
+	/* The first run is not jittered: it only decides how soon the service can be ready, and
+	 * the pods of a fleet start at different times anyway; the later runs drift apart. */
 	for (size_t i = 0; i < sched->n_checks; i++) {
 		const struct vh_check_config *config = sched->states[i].config;
-		int64_t jitter = config->jitter_ms
-				? vh_random_next(&sched->rng) % (config->jitter_ms + 1)
-				: 0;
-		if (!arm(sched->runners[i], config->initial_delay_ms + jitter)) {
+		if (!arm(sched->runners[i], config->initial_delay_ms)) {
 			snprintf(err, err_len, "cannot arm the timer of check \"%s\"",
 					config->name);
 			return false;

@@ -23,7 +23,7 @@ void vh_scheduler_destroy(struct vh_scheduler *sched);
  * of probe, also on failure. Must be called before vh_scheduler_start(). */
 VH_MUSTCHECK bool vh_scheduler_add(struct vh_scheduler *sched, const struct vh_check_config *config,
 		struct vh_probe probe, char *err, size_t err_len);
-/* Arms every check's first run after its initial_delay plus jitter. */
+/* Arms every check's first run after its initial_delay, without jitter. */
 VH_MUSTCHECK bool vh_scheduler_start(struct vh_scheduler *sched, char *err, size_t err_len);
 
 /* Starts draining: from now on every snapshot says so and readiness fails, while the checks

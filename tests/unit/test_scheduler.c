@@ -213,6 +213,16 @@ Test(scheduler, initial_delay_holds_the_first_run) {
 	cr_assert_eq(fake->starts, 1);
 }
 
+Test(scheduler, the_first_run_is_not_jittered) {
+	static struct vh_check_config config;
+	config = make_config("prompt", 1000, 100);
+	config.jitter_ms = 500;
+	struct fake *fake = add_fake(&config, FAKE_PASS);
+	start();
+	run_loop_ms(60);
+	cr_assert_eq(fake->starts, 1, "the first run starts at once, whatever the jitter");
+}
+
 Test(scheduler, failing_checks_use_the_fail_interval) {
 	static struct vh_check_config failing, passing;
 	failing = make_config("failing", 5000, 100);
