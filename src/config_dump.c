@@ -47,13 +47,41 @@ const char *vh_config_redact_value(const char *key, const char *value) {
 
 /* A string as the dump shows it: redacted as above, and an http(s) URL without its query or
  * fragment, which often carry a token ("http://api/health?token=..."): "?<redacted>" instead. */
+/* A printed string, with each "$" written as "$$": the loader expands ${VAR} in every string, so
+ * only that keeps the printed config loading to the same values (found by tests/fuzz). */
+static json_t *string_json(const char *text) {
+	size_t dollars = 0;
+	for (const char *p = strchr(text, '$'); p; p = strchr(p + 1, '$')) {
+		dollars++;
+	}
+	if (dollars == 0) {
+		return json_string(text);
+	}
+	size_t len = strlen(text);
+	char *escaped = malloc(len + dollars + 1);
+	if (!escaped) {
+		return NULL;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < len; i++) {
+		escaped[n++] = text[i];
+		if (text[i] == '$') {
+			escaped[n++] = '$';
+		}
+	}
+	escaped[n] = '\0';
+	json_t *v = json_string(escaped);
+	free(escaped);
+	return v;
+}
+
 static json_t *scrubbed_string(const char *value) {
 	size_t len = strlen(value) * 3 + 16; /* each byte a secret at worst, each becoming "***" */
 	char *text = malloc(len);
 	if (!text) {
 		return NULL;
 	}
-	json_t *v = json_string(vh_scrub(value, dump_secrets, n_dump_secrets, text, len));
+	json_t *v = string_json(vh_scrub(value, dump_secrets, n_dump_secrets, text, len));
 	free(text);
 	return v;
 }
@@ -74,7 +102,7 @@ static json_t *shown_string(const char *key, const char *value) {
 	}
 	size_t n = shown == value ? vh_config_value_url_shown_len(value) : strlen(shown);
 	if (shown[n] == '\0') {
-		return json_string(shown);
+		return string_json(shown);
 	}
 	size_t len = n + 1 + sizeof(redacted);
 	char *text = malloc(len);
@@ -82,7 +110,7 @@ static json_t *shown_string(const char *key, const char *value) {
 		return NULL;
 	}
 	snprintf(text, len, "%.*s%c%s", (int)n, shown, shown[n], redacted);
-	json_t *v = json_string(text);
+	json_t *v = string_json(text);
 	free(text);
 	return v;
 }

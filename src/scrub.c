@@ -132,19 +132,21 @@ static void mark_keyword_values(const char *text, size_t len, bool *mask) {
 			continue;
 		}
 		size_t j = i + strlen(KEYWORD);
-		while (j < len && (text[j] == ' ' || text[j] == '\t')) {
+		while (j < len && is_blank(text[j])) {
 			j++;
 		}
 		if (j >= len || text[j] != '=') {
 			continue;
 		}
 		j++;
-		while (j < len && (text[j] == ' ' || text[j] == '\t')) {
+		while (j < len && is_blank(text[j])) {
 			j++;
 		}
-		size_t end = value_end(text, len, j);
-		mark(mask, j, end);
-		i = end > i ? end - 1 : i;
+		/* The scan goes on from i + 1, not past the value: a value may itself hold a
+		 * keyword
+		 * ("password =xpassword = secret"), whose own value must go too (found by fuzzing).
+		 */
+		mark(mask, j, value_end(text, len, j));
 	}
 }
 

@@ -796,3 +796,26 @@ Test(config_value, suggest_only_near_keys) {
 	cr_assert_null(vh_config_value_suggest("ri", keys, 5));
 	cr_assert_null(vh_config_value_suggest("period", keys, 5));
 }
+
+/* A "$" in a value prints as "$$", so the printed config loads to the same value instead of
+ * expanding a variable (found by tests/fuzz/fuzz_config). */
+Test(config, dump_escapes_dollars_so_it_loads_back_the_same) {
+	char path[64], path2[64], why[256];
+	write_temp("{\"checks\": [{\"name\": \"p\", \"type\": \"process\", "
+		   "\"process\": {\"cmdline\": \"x $$ y $${HOME}\"}}]}",
+			path, sizeof(path));
+	struct vh_config *first = vh_config_load(path, why, sizeof(why));
+	unlink(path);
+	cr_assert_not_null(first, "%s", why);
+	cr_assert_str_eq(first->checks[0].u.process.cmdline, "x $ y ${HOME}");
+	char *text = vh_config_dump(first);
+	cr_assert_not_null(strstr(text, "\"cmdline\": \"x $$ y $${HOME}\""), "%s", text);
+	write_temp(text, path2, sizeof(path2));
+	struct vh_config *second = vh_config_load(path2, why, sizeof(why));
+	unlink(path2);
+	cr_assert_not_null(second, "%s", why);
+	cr_assert_str_eq(second->checks[0].u.process.cmdline, "x $ y ${HOME}");
+	free(text);
+	vh_config_destroy(first);
+	vh_config_destroy(second);
+}

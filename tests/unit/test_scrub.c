@@ -163,3 +163,14 @@ Test(scrub, secret_cut_off_at_the_end_is_masked) {
 				  "Hunter2 in the middle"),
 			"only the very end can be a cut-off secret");
 }
+
+/* libpq accepts any white space around "=", so the scrubber must skip all of it (found by
+ * tests/fuzz/fuzz_scrub). */
+Test(scrub, keyword_value_after_any_white_space_is_masked) {
+	cr_assert_null(strstr(scrub_plain("password=\vhunter2 host=db"), "hunter2"));
+	cr_assert_null(strstr(scrub_plain("password=\nhunter2 host=db"), "hunter2"));
+	cr_assert_null(strstr(scrub_plain("password\r\n= hunter2"), "hunter2"));
+	cr_assert_null(strstr(scrub_plain("password\f=\fhunter2"), "hunter2"));
+	cr_assert_null(strstr(scrub_plain("PGPASSWORD =GPASSWORD = xyz"), "xyz"),
+			"a keyword inside another keyword's value");
+}
