@@ -486,17 +486,18 @@ def run_cli(args: Sequence[str], timeout: float = CLI_TIMEOUT, env: Optional[dic
 class FakeServer:
     """A loopback TCP server for probe tests. mode "silent" accepts and never answers;
     "stall" reads the request, sends reply and then keeps the connection open without a word;
-    "reply" sends reply and closes. Requests received are kept in .requests. Use as a context
-    manager; leaving it closes every socket and joins the thread."""
+    "reply" sends reply and closes. Requests received are kept in .requests. port 0 picks a free
+    port; a given one (that a stopped server left free) turns a dependency into a black hole.
+    Use as a context manager; leaving it closes every socket and joins the thread."""
 
-    def __init__(self, mode: str, reply: bytes = b"", host: str = "127.0.0.1"):
+    def __init__(self, mode: str, reply: bytes = b"", host: str = "127.0.0.1", port: int = 0):
         self.mode = mode
         self.reply = reply
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, 0))
-        self.sock.listen(16)
+        self.sock.bind((host, port))
+        self.sock.listen(64)
         self.sock.settimeout(0.05)
         self.port = self.sock.getsockname()[1]
         self.requests: list = []

@@ -3,8 +3,6 @@ where a secret showed up, for test_secrets.py."""
 
 import json
 import secrets
-import socket
-import threading
 import urllib.parse
 from typing import Iterable, NamedTuple, Optional
 
@@ -109,41 +107,3 @@ def sweep(port: int, reqs: list) -> dict:
         harness.parse_raw_response(raw)
         answers[label] = raw
     return answers
-
-
-class BlackHole:
-    """Listens on a given loopback port (one a stopped server left free), accepts every
-    connection and never sends a byte, so a client waits until its own deadline. Use as a
-    context manager; leaving it closes every socket and joins the thread."""
-
-    def __init__(self, port: int, host: str = "127.0.0.1"):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind((host, port))
-        self.sock.listen(64)
-        self.sock.settimeout(0.05)
-        self.port = port
-        self.conns: list = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-
-    def __enter__(self) -> "BlackHole":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        self.thread.join(5)
-        for conn in self.conns:
-            conn.close()
-        self.sock.close()
-
-    def _accept(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.conns.append(conn)

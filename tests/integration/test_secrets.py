@@ -15,7 +15,7 @@ import redis_server
 import secret_states
 from harness import bound, poll
 from redis_server import FakeRedis, RedisServer
-from secret_states import BlackHole, find_leaks, make_secret
+from secret_states import find_leaks, make_secret
 from tcp_servers import HttpTarget
 
 pytestmark = [
@@ -300,7 +300,8 @@ def test_no_secret_in_any_answer_or_log_in_any_state(daemon, pg, redis, tmp_path
             seen.sweep(d, "down", reqs)
 
         # Hanging: listeners on the servers' ports that accept and never answer.
-        with BlackHole(pg.port), BlackHole(redis.port):
+        with harness.FakeServer("silent", port=pg.port), \
+                harness.FakeServer("silent", port=redis.port):
             for d in (right, wrong):
                 wait_reasons(d, outage_reasons(r"timeout|timed out|no answer"), "timeout")
                 seen.sweep(d, "timeout", reqs)
