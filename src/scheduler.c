@@ -40,6 +40,7 @@ struct vh_scheduler {
 	bool started;
 	bool startup_complete;
 	bool draining;
+	uint64_t version;
 	int64_t started_mono_ms;
 	int64_t started_wall_ms;
 };
@@ -239,6 +240,7 @@ static void finish_run(struct runner *runner, const struct vh_check_result *resu
 	int64_t took_us = vh_clock_mono_us() - runner->run_started_mono_us;
 	struct vh_transition transition;
 	runner->phase = RUNNER_WAITING;
+	sched->version++;
 	if (vh_state_apply(state, result, took_us, now, vh_clock_wall_ms(), &transition)) {
 		log_transition(state, &transition);
 	}
@@ -307,6 +309,7 @@ static void on_next_run(evutil_socket_t fd, short what, void *arg) {
 
 void vh_scheduler_drain(struct vh_scheduler *sched) {
 	sched->draining = true;
+	sched->version++;
 }
 
 void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service,
@@ -316,6 +319,7 @@ void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service
 	snapshot->n_checks = sched->n_checks;
 	snapshot->startup_complete = sched->startup_complete;
 	snapshot->draining = sched->draining;
+	snapshot->version = sched->version;
 	snapshot->now_mono_ms = vh_clock_mono_ms();
 	snapshot->now_wall_ms = vh_clock_wall_ms();
 	snapshot->started_mono_ms = sched->started_mono_ms;

@@ -91,6 +91,9 @@ struct vh_snapshot {
 	size_t n_checks;
 	bool startup_complete; /* latched: every readiness check has passed once */
 	bool draining; /* shutting down: readiness fails whatever the checks say */
+	/* Moves whenever anything in the snapshot but the clock does (a run ends, a drain begins):
+	 * two snapshots with the same version and the same now_* render the same bodies. */
+	uint64_t version;
 	int64_t now_mono_ms;
 	int64_t now_wall_ms;
 	int64_t started_mono_ms;

@@ -253,6 +253,25 @@ Test(scheduler, startup_latch_and_snapshot) {
 	cr_assert_geq(snap.now_mono_ms, snap.started_mono_ms);
 }
 
+Test(scheduler, version_moves_with_every_run_and_the_drain) {
+	static struct vh_check_config config;
+	config = make_config("v", 1000, 100);
+	add_fake(&config, FAKE_PASS);
+	struct vh_snapshot before, after;
+	vh_scheduler_snapshot(sched, "svc", &before);
+	start();
+	run_loop_ms(30);
+	vh_scheduler_snapshot(sched, "svc", &after);
+	cr_assert_neq(after.version, before.version, "a finished run changes the version");
+	before = after;
+	run_loop_ms(20);
+	vh_scheduler_snapshot(sched, "svc", &after);
+	cr_assert_eq(after.version, before.version, "no run, no change: a cached body stays valid");
+	vh_scheduler_drain(sched);
+	vh_scheduler_snapshot(sched, "svc", &after);
+	cr_assert_neq(after.version, before.version, "the drain changes what readiness says");
+}
+
 Test(scheduler, destroy_cancels_runs_in_flight) {
 	static struct vh_check_config config;
 	config = make_config("hang", 1000, 5000);
