@@ -1,252 +1,497 @@
-/* http_server.c - evhttp front end: every answer is rendered from the scheduler's stored state. */
+/* http_server.c - the HTTP/1.1 front: listeners, bounded connections, reads and writes that never
+ * block. evhttp is not used here because 2.1 can neither cap connections nor serve a cached
+ * answer without allocating per request; see docs/http.md. */
+#define _GNU_SOURCE /* accept4 flags through evconnlistener, MSG_NOSIGNAL */
 #include "vh/http_server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/event_struct.h>
 #include <event2/listener.h>
-#include <jansson.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "vh/clock.h"
+#include "vh/http_parse.h"
 #include "vh/log.h"
-#include "vh/pg_probe.h"
-#include "vh/redis_probe.h"
-#include "vh/render.h"
-#include "vh/render_history.h"
-#include "vh/render_metrics.h"
-#include "vh/request.h"
-#include "vh/self_stats.h"
-
-/* Request line plus headers; probes and curl send a few hundred bytes. */
-#define MAX_HEADERS_SIZE 8192
-/* Seconds a connection may sit idle or half-sent before evhttp closes it. */
-#define IO_TIMEOUT_SECONDS 5
+#include "vh/responder.h"
 
 /* How long a listener rests after accept() failed, e.g. with EMFILE. */
 #define ACCEPT_PAUSE_SECONDS 1
+/* A client has this long to send a whole request head, counted from its first byte (or from the
+ * accept), so a slow-drip client cannot hold a connection by trickling bytes. */
+#define REQUEST_TIMEOUT_MS 5000
+/* A kept-alive connection may wait this long for its next request. */
+#define IDLE_TIMEOUT_MS 15000
+/* A reply must drain to a slow reader within this. */
+#define WRITE_TIMEOUT_MS 5000
+/* After an error reply the connection half-closes and discards input for this long, so the
+ * client reads the reply instead of a reset (RFC 9112 9.6). */
+#define LINGER_TIMEOUT_MS 2000
+/* Descriptors kept back from the connection cap for checks, logs and libraries. */
+#define FD_RESERVE 64
+/* Freed connections kept for reuse, so that a connection per probe allocates nothing. */
+#define SPARE_MAX 64
+
+enum conn_phase {
+	CONN_IDLE, /* waiting for a request; nothing of it received */
+	CONN_READING, /* part of a request head received */
+	CONN_WRITING, /* a reply that would not fit the socket buffer is going out */
+	CONN_LINGERING, /* half-closed after an error, discarding input until EOF */
+};
+
+struct conn {
+	struct vh_http_server *server;
+	evutil_socket_t fd;
+	struct event ev;
+	enum conn_phase phase;
+	bool close_after_write;
+	int64_t deadline_ms;
+	char *in; /* a request head that arrived in pieces; VH_HTTP_HEAD_MAX bytes when set */
+	size_t in_len;
+	char *out; /* the unsent rest of a reply */
+	size_t out_len;
+	size_t out_sent;
+	TAILQ_ENTRY(conn) lru; /* least recently active first */
+	struct conn *next_spare;
+};
+
+TAILQ_HEAD(conn_list, conn);
 
 struct vh_http_server {
-	struct evhttp *http;
+	struct event_base *base;
+	struct vh_responder *responder;
 	size_t n_listeners;
 	struct evconnlistener *listeners[VH_CONFIG_LISTEN_MAX * 2];
 	struct event *resume; /* re-enables listeners paused by on_accept_error */
-	const struct vh_scheduler *sched;
-	const char *service;
-	char libpq_version[16];
-	char hiredis_version[16];
-	struct vh_build_info build;
+	struct conn_list conns;
+	size_t n_conns;
+	size_t max_conns;
+	struct conn *spares;
+	size_t n_spares;
+	char scratch[VH_HTTP_HEAD_MAX]; /* where reads land when no partial head is pending */
 };
 
-static const char *reason_phrase(int code) {
-	switch (code) {
-	case 200:
-		return "OK";
-	case 400:
-		return "Bad Request";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 503:
-		return "Service Unavailable";
+static void on_conn_event(evutil_socket_t fd, short what, void *arg);
+
+static void conn_free(struct conn *c) {
+	struct vh_http_server *server = c->server;
+	event_del(&c->ev);
+	evutil_closesocket(c->fd);
+	TAILQ_REMOVE(&server->conns, c, lru);
+	server->n_conns--;
+	free(c->in);
+	free(c->out);
+	if (server->n_spares < SPARE_MAX) {
+		c->next_spare = server->spares;
+		server->spares = c;
+		server->n_spares++;
+	} else {
+		free(c);
 	}
-	return "Error";
 }
 
-/* evhttp 2.1.12 writes the body of a HEAD reply and omits its Content-Length, which breaks the
- * next reply on a keep-alive connection; so HEAD gets the length by hand and an empty body. */
-static void send_reply(struct evhttp_request *req, int code, const char *content_type,
-		struct evbuffer *body) {
-	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-	evhttp_add_header(headers, "Content-Type", content_type);
-	evhttp_add_header(headers, "Cache-Control", "no-store");
-	evhttp_add_header(headers, "X-Content-Type-Options", "nosniff");
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		char length[24];
-		snprintf(length, sizeof(length), "%zu", evbuffer_get_length(body));
-		evhttp_add_header(headers, "Content-Length", length);
-		evbuffer_drain(body, evbuffer_get_length(body));
+static struct conn *conn_alloc(struct vh_http_server *server) {
+	struct conn *c = server->spares;
+	if (c) {
+		server->spares = c->next_spare;
+		server->n_spares--;
+		memset(c, 0, sizeof(*c));
+		return c;
 	}
-	evhttp_send_reply(req, code, reason_phrase(code), body);
+	return calloc(1, sizeof(*c));
 }
 
-/* Errors are rare, so building them with jansson (which escapes for us) costs nothing. */
-static void send_error(
-		struct evhttp_request *req, struct evbuffer *body, int code, const char *message) {
-	json_t *json = json_pack("{s:s,s:i}", "error", message, "status", code);
-	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
-	evbuffer_add_printf(body, "%s", text ? text : "{\"error\":\"out of memory\"}");
-	free(text);
-	json_decref(json);
-	send_reply(req, code, "application/json", body);
+/* Arms the connection's one event for what its phase waits on, until deadline_ms. */
+static bool conn_wait(struct conn *c, short events, int64_t deadline_ms) {
+	int64_t left = deadline_ms - vh_clock_mono_ms();
+	left = left > 0 ? left : 0;
+	c->deadline_ms = deadline_ms;
+	struct timeval tv = {(time_t)(left / 1000), (suseconds_t)(left % 1000) * 1000};
+	if (event_get_events(&c->ev) != (events | EV_PERSIST)) {
+		event_del(&c->ev);
+		event_assign(&c->ev, c->server->base, c->fd, events | EV_PERSIST, on_conn_event, c);
+	}
+	return event_add(&c->ev, &tv) == 0;
 }
 
-/* Server-Timing (W3C) shows each check's latest duration in a browser's network panel and in
- * `curl -i`, so a slow dependency is visible from the probe answer itself. Names are config
- * check names (a-z, 0-9, _ and -), which are valid tokens as they are. */
-static void add_server_timing(struct evhttp_request *req, const struct vh_snapshot *snapshot,
-		const struct vh_request *request) {
-	char header[4096];
-	size_t used = 0;
-	for (size_t i = 0; i < snapshot->n_checks; i++) {
-		const struct vh_check_state *check = &snapshot->checks[i];
-		if (!check->has_run || !vh_render_shows(request, check)) {
-			continue;
+static bool conn_arm(struct conn *c, short events, int64_t timeout_ms) {
+	return conn_wait(c, events, vh_clock_mono_ms() + timeout_ms);
+}
+
+static void conn_touch(struct conn *c) {
+	TAILQ_REMOVE(&c->server->conns, c, lru);
+	TAILQ_INSERT_TAIL(&c->server->conns, c, lru);
+}
+
+/* Half-closes, so the client sees the reply and an EOF, and drains what it still sends. */
+static void conn_linger(struct conn *c) {
+	c->phase = CONN_LINGERING;
+	if (shutdown(c->fd, SHUT_WR) != 0 || !conn_arm(c, EV_READ, LINGER_TIMEOUT_MS)) {
+		conn_free(c);
+	}
+}
+
+static bool flush_out(struct conn *c) {
+	while (c->out_sent < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+				MSG_NOSIGNAL);
+		if (n < 0) {
+			return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 		}
-		int n = snprintf(header + used, sizeof(header) - used, "%s%s;desc=\"%s\";dur=%.3f",
-				used ? ", " : "", check->config->name,
-				vh_status_name(check->last.status),
-				(double)check->last_duration_us / 1000.0);
-		if (n < 0 || (size_t)n >= sizeof(header) - used) {
-			header[used] = '\0'; /* leave out what does not fit, whole */
+		c->out_sent += (size_t)n;
+	}
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_sent = 0;
+	return true;
+}
+
+/* Keeps what the socket would not take; the connection then waits for it to drain. */
+static bool keep_unsent(struct conn *c, const struct iovec *iov, int n_iov, size_t sent) {
+	size_t total = 0, at = 0;
+	for (int i = 0; i < n_iov; i++) {
+		total += iov[i].iov_len;
+	}
+	if (!(c->out = malloc(total - sent))) {
+		return false;
+	}
+	for (int i = 0; i < n_iov; i++) {
+		size_t skip = sent > iov[i].iov_len ? iov[i].iov_len : sent;
+		sent -= skip;
+		memcpy(c->out + at, (const char *)iov[i].iov_base + skip, iov[i].iov_len - skip);
+		at += iov[i].iov_len - skip;
+	}
+	c->out_len = at;
+	c->out_sent = 0;
+	return true;
+}
+
+/* One sendmsg per reply: the head comes from the responder (often its cache), the rest are
+ * constants, so nothing is copied unless the socket buffer is full. */
+static bool send_reply(struct conn *c, const struct vh_http_request *request,
+		const struct vh_reply *reply, bool keep_alive) {
+	struct iovec iov[4];
+	int n_iov = 0;
+	iov[n_iov++] = (struct iovec){(void *)reply->head, reply->head_len};
+	if (!keep_alive) {
+		iov[n_iov++] = (struct iovec){(void *)"Connection: close\r\n\r\n", 21};
+	} else if (request->minor_version == 0) {
+		iov[n_iov++] = (struct iovec){(void *)"Connection: keep-alive\r\n\r\n", 26};
+	} else {
+		iov[n_iov++] = (struct iovec){(void *)"\r\n", 2};
+	}
+	if (request->method != VH_HTTP_HEAD && reply->body_len > 0) {
+		iov[n_iov++] = (struct iovec){(void *)reply->body, reply->body_len};
+	}
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n_iov};
+	ssize_t sent = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+	if (sent < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			return false;
+		}
+		sent = 0;
+	}
+	size_t total = 0;
+	for (int i = 0; i < n_iov; i++) {
+		total += iov[i].iov_len;
+	}
+	return (size_t)sent == total || keep_unsent(c, iov, n_iov, (size_t)sent);
+}
+
+/* After a reply that ends the connection: a body or an error leaves unread bytes that a plain
+ * close would turn into a reset, which can destroy the reply in flight. */
+static void finish_closing(struct conn *c, bool unread) {
+	if (unread) {
+		conn_linger(c);
+	} else {
+		conn_free(c);
+	}
+}
+
+/* Answers the whole requests in buf, stopping early when a reply could not be sent whole.
+ * Returns the bytes used, or -1 when the connection was closed or is closing. */
+static ssize_t serve_requests(struct conn *c, const char *buf, size_t len) {
+	size_t used = 0;
+	while (used < len) {
+		struct vh_http_request request;
+		struct vh_reply reply;
+		enum vh_http_parse_result parsed = vh_http_parse(buf + used, len - used, &request);
+		if (parsed == VH_HTTP_PARSE_MORE) {
 			break;
 		}
-		used += (size_t)n;
-	}
-	if (used > 0) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Server-Timing", header);
-	}
-}
-
-static void serve_metrics(
-		struct vh_http_server *server, struct evhttp_request *req, struct evbuffer *body) {
-	struct vh_snapshot snapshot;
-	struct vh_self_stats self;
-	vh_scheduler_snapshot(server->sched, server->service, &snapshot);
-	bool have_self = vh_self_stats_read(&self);
-	vh_render_metrics(&snapshot, &server->build, have_self ? &self : NULL, body);
-	send_reply(req, 200, VH_RENDER_METRICS_CONTENT_TYPE, body);
-}
-
-static void serve_history(struct vh_http_server *server, struct evhttp_request *req,
-		const struct vh_request *request, struct evbuffer *body) {
-	struct vh_snapshot snapshot;
-	char err[160];
-	bool text = request->format == VH_FORMAT_TEXT;
-	vh_scheduler_snapshot(server->sched, server->service, &snapshot);
-	if (!vh_render_history(&snapshot, request->check[0] ? request->check : NULL, text, body)) {
-		snprintf(err, sizeof(err), "no check named %s", request->check);
-		send_error(req, body, 404, err);
-		return;
-	}
-	send_reply(req, 200, text ? "text/plain; charset=utf-8" : "application/json", body);
-}
-
-static void serve(
-		struct vh_http_server *server, struct evhttp_request *req, struct evbuffer *body) {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
-	struct vh_request request;
-	char err[160];
-	if (!uri || !evhttp_uri_get_path(uri)) {
-		send_error(req, body, 400, "malformed request target");
-		return;
-	}
-	if (!vh_request_parse(evhttp_uri_get_path(uri), evhttp_uri_get_query(uri), accept, &request,
-			    err, sizeof(err))) {
-		send_error(req, body, 400, err);
-		return;
-	}
-	if (request.target == VH_REQUEST_NOT_FOUND) {
-		send_error(req, body, 404,
-				"not found; try /live, /ready, /startup, /health, /metrics or "
-				"/debug/history");
-		return;
-	}
-	if (request.target == VH_REQUEST_METRICS) {
-		serve_metrics(server, req, body);
-		return;
-	}
-	if (request.target == VH_REQUEST_HISTORY) {
-		serve_history(server, req, &request, body);
-		return;
-	}
-	struct vh_snapshot snapshot;
-	vh_scheduler_snapshot(server->sched, server->service, &snapshot);
-	if (request.target == VH_REQUEST_CHECK) {
-		const struct vh_check_state *check = vh_snapshot_find(&snapshot, request.check);
-		/* As in kube-apiserver, /livez/NAME only knows the checks that gate liveness. */
-		if (!check || !vh_state_in_probe(check, request.kind)) {
-			snprintf(err, sizeof(err), "no check named %s in %s", request.check,
-					request.endpoint);
-			send_error(req, body, 404, err);
-			return;
+		vh_responder_answer(c->server->responder, &request, &reply);
+		bool keep_alive = parsed == VH_HTTP_PARSE_DONE && request.keep_alive;
+		if (!send_reply(c, &request, &reply, keep_alive)) {
+			conn_free(c);
+			return -1;
+		}
+		conn_touch(c);
+		bool unread = parsed != VH_HTTP_PARSE_DONE || request.has_body ||
+				used + request.head_len < len;
+		used += parsed == VH_HTTP_PARSE_DONE ? request.head_len : len - used;
+		if (c->out) {
+			c->phase = CONN_WRITING;
+			c->close_after_write = !keep_alive;
+			return conn_arm(c, EV_WRITE, WRITE_TIMEOUT_MS) ? (ssize_t)used
+								       : (conn_free(c), -1);
+		}
+		if (!keep_alive) {
+			finish_closing(c, unread);
+			return -1;
 		}
 	}
-	int code = vh_render(&snapshot, &request, body);
-	add_server_timing(req, &snapshot, &request);
-	send_reply(req, code, vh_render_content_type(request.format), body);
+	return (ssize_t)used;
 }
 
-static void on_request(struct evhttp_request *req, void *arg) {
-	struct vh_http_server *server = arg;
-	struct evbuffer *body = evbuffer_new();
-	if (!body) {
-		evhttp_send_error(req, 500, "out of memory");
+/* Keeps the unanswered rest of buf: a head that arrived in part, or requests pipelined behind a
+ * reply that is still going out. */
+static bool keep_rest(struct conn *c, const char *buf, size_t rest) {
+	if (rest == 0) {
+		free(c->in);
+		c->in = NULL;
+		c->in_len = 0;
+		return true;
+	}
+	if (!c->in && !(c->in = malloc(VH_HTTP_HEAD_MAX))) {
+		return false;
+	}
+	memmove(c->in, buf, rest);
+	c->in_len = rest;
+	return true;
+}
+
+/* Answers what buf holds (len bytes, a read's worth or the kept rest) and waits for more. */
+static void serve_and_wait(struct conn *c, const char *buf, size_t len) {
+	ssize_t used = serve_requests(c, buf, len);
+	if (used < 0) {
 		return;
 	}
-	enum evhttp_cmd_type method = evhttp_request_get_command(req);
-	if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
-		send_error(req, body, 405, "method not allowed; use GET or HEAD");
-	} else {
-		serve(server, req, body);
+	if (!keep_rest(c, buf + used, len - (size_t)used)) {
+		conn_free(c);
+		return;
 	}
-	evbuffer_free(body);
+	if (c->phase == CONN_WRITING) {
+		return;
+	}
+	if (c->in_len == 0) {
+		c->phase = CONN_IDLE;
+	} else if (c->phase == CONN_READING && used == 0) {
+		/* The request timeout runs from the head's first byte, not from each piece, while
+		 * EV_PERSIST restarts the timer at every wake-up: set it back to what is left. */
+		if (!conn_wait(c, EV_READ, c->deadline_ms)) {
+			conn_free(c);
+		}
+		return;
+	} else {
+		c->phase = CONN_READING;
+	}
+	if (!conn_arm(c, EV_READ, c->phase == CONN_IDLE ? IDLE_TIMEOUT_MS : REQUEST_TIMEOUT_MS)) {
+		conn_free(c);
+	}
+}
+
+static void on_readable(struct conn *c) {
+	char *buf = c->in ? c->in : c->server->scratch;
+	size_t have = c->in ? c->in_len : 0;
+	ssize_t n = recv(c->fd, buf + have, VH_HTTP_HEAD_MAX - have, 0);
+	if (n <= 0) {
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+			return;
+		}
+		conn_free(c);
+		return;
+	}
+	serve_and_wait(c, buf, have + (size_t)n);
+}
+
+static void on_writable(struct conn *c) {
+	if (!flush_out(c)) {
+		conn_free(c);
+		return;
+	}
+	if (c->out) {
+		return; /* still more; the write deadline stands */
+	}
+	if (c->close_after_write) {
+		conn_linger(c);
+		return;
+	}
+
+	/* Requests pipelined behind the reply are answered now. */
+	c->phase = CONN_IDLE;
+	serve_and_wait(c, c->in ? c->in : c->server->scratch, c->in_len);
+}
+
+static void on_lingering(struct conn *c) {
+	char discard[4096];
+	ssize_t n = recv(c->fd, discard, sizeof(discard), 0);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		conn_free(c);
+	}
+}
+
+static void on_conn_event(evutil_socket_t fd, short what, void *arg) {
+	struct conn *c = arg;
+	(void)fd;
+	/* Only the deadline counts, also on a read: a client dripping bytes keeps waking us. A
+	 * request that arrives on an idle connection is served whenever it comes. */
+	if ((c->phase != CONN_IDLE || (what & EV_TIMEOUT)) &&
+			vh_clock_mono_ms() >= c->deadline_ms) {
+		conn_free(c);
+		return;
+	}
+	if (what & EV_TIMEOUT) {
+		if (!conn_wait(c, event_get_events(&c->ev) & (EV_READ | EV_WRITE),
+				    c->deadline_ms)) {
+			conn_free(c);
+		}
+		return;
+	}
+	switch (c->phase) {
+	case CONN_IDLE:
+	case CONN_READING:
+		if (what & EV_READ) {
+			on_readable(c);
+		}
+		return;
+	case CONN_WRITING:
+		if (what & EV_WRITE) {
+			on_writable(c);
+		}
+		return;
+	case CONN_LINGERING:
+		if (what & EV_READ) {
+			on_lingering(c);
+		}
+		return;
+	}
+}
+
+/* Over the cap the least recently active connection goes: an idle keep-alive, or a client that
+ * stopped half-way. A probe that just connected is then always served. */
+static void evict_one(struct vh_http_server *server) {
+	struct conn *oldest = TAILQ_FIRST(&server->conns);
+	if (oldest) {
+		conn_free(oldest);
+	}
+}
+
+static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *addr,
+		int socklen, void *arg) {
+	struct vh_http_server *server = arg;
+	(void)listener, (void)addr, (void)socklen;
+	if (server->n_conns >= server->max_conns) {
+		evict_one(server);
+	}
+	struct conn *c = conn_alloc(server);
+	if (!c) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->server = server;
+	c->fd = fd;
+	c->phase = CONN_IDLE;
+	event_assign(&c->ev, server->base, fd, EV_READ | EV_PERSIST, on_conn_event, c);
+	TAILQ_INSERT_TAIL(&server->conns, c, lru);
+	server->n_conns++;
+	/* The first request gets the request timeout: a client that connects and says nothing is
+	 * not an idle keep-alive. */
+	if (!conn_arm(c, EV_READ, REQUEST_TIMEOUT_MS)) {
+		conn_free(c);
+	}
 }
 
 /* libevent retries a failed accept() at once and forever: out of descriptors (EMFILE) that is a
- * busy loop that floods the log. So the listener rests, and on_resume wakes it. ctx is evhttp's,
- * not ours, which is why the resting is undone by a timer of the server's own. */
-static void on_accept_error(struct evconnlistener *listener, void *ctx) {
+ * busy loop that floods the log. So the listener rests, on_resume wakes it, and the oldest
+ * connection goes so that there is a descriptor for the next client. */
+static void on_accept_error(struct evconnlistener *listener, void *arg) {
+	struct vh_http_server *server = arg;
 	int e = EVUTIL_SOCKET_ERROR();
-	(void)ctx;
 	evconnlistener_disable(listener);
+	evict_one(server);
 	vh_log(VH_LOG_WARN, "cannot accept connections; pausing the listener", "error",
 			evutil_socket_error_to_string(e), NULL);
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg) {
 	struct vh_http_server *server = arg;
+	(void)fd, (void)what;
 	/* Enabling a listener that is already enabled changes nothing. */
 	for (size_t i = 0; i < server->n_listeners; i++) {
 		evconnlistener_enable(server->listeners[i]);
 	}
 }
 
-static bool keep_listener(struct vh_http_server *server, struct evhttp_bound_socket *bound) {
-	if (!bound) {
-		return false;
+static struct evconnlistener *listen_on(
+		struct vh_http_server *server, const char *host, unsigned port, bool v6) {
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	socklen_t len;
+	if (v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		len = sizeof(*sin6);
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+			return NULL;
+		}
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		len = sizeof(*sin);
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) {
+			return NULL;
+		}
 	}
-	struct evconnlistener *listener = evhttp_bound_socket_get_listener(bound);
-	evconnlistener_set_error_cb(listener, on_accept_error);
-	server->listeners[server->n_listeners++] = listener;
-	return true;
+	/* A backlog of -1 is the kernel's somaxconn: a burst of probes queues instead of failing.
+	 */
+	struct evconnlistener *listener = evconnlistener_new_bind(server->base, on_accept, server,
+			LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, -1,
+			(struct sockaddr *)&ss, (int)len);
+	if (listener) {
+		evconnlistener_set_error_cb(listener, on_accept_error);
+		server->listeners[server->n_listeners++] = listener;
+	}
+	return listener;
 }
 
 static bool bind_one(struct vh_http_server *server, const struct vh_listen *listen, char *err,
 		size_t err_len) {
 	const char *host = listen->host[0] ? listen->host : "::";
-	if (keep_listener(server,
-			    evhttp_bind_socket_with_handle(
-					    server->http, host, (ev_uint16_t)listen->port))) {
+	bool v6 = strchr(host, ':') != NULL;
+	if (listen_on(server, host, listen->port, v6)) {
 		return true;
 	}
 	int saved = errno;
 	/* "all interfaces" on a host without IPv6 falls back to IPv4 only. */
-	if (!listen->host[0] &&
-			keep_listener(server,
-					evhttp_bind_socket_with_handle(server->http, "0.0.0.0",
-							(ev_uint16_t)listen->port))) {
+	if (!listen->host[0] && listen_on(server, "0.0.0.0", listen->port, false)) {
 		return true;
 	}
-	snprintf(err, err_len, "cannot listen on %s%s%s:%u: %s", strchr(host, ':') ? "[" : "", host,
-			strchr(host, ':') ? "]" : "", listen->port, strerror(saved));
+	snprintf(err, err_len, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", host, v6 ? "]" : "",
+			listen->port, strerror(saved));
 	return false;
+}
+
+/* The cap stays below the descriptor limit, so that eviction, not EMFILE, is what a flood of
+ * connections meets. */
+static size_t connection_cap(void) {
+	struct rlimit limit;
+	size_t cap = VH_HTTP_MAX_CONNECTIONS;
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+		size_t room = limit.rlim_cur > FD_RESERVE * 2 ? (size_t)limit.rlim_cur - FD_RESERVE
+							      : FD_RESERVE;
+		cap = room < cap ? room : cap;
+	}
+	return cap;
 }
 
 struct vh_http_server *vh_http_server_create(struct event_base *base, const char *service,
@@ -257,31 +502,19 @@ struct vh_http_server *vh_http_server_create(struct event_base *base, const char
 		snprintf(err, err_len, "out of memory");
 		return NULL;
 	}
-	server->sched = sched;
-	server->service = service;
-	vh_pg_library_version(server->libpq_version, sizeof(server->libpq_version));
-	vh_redis_library_version(server->hiredis_version, sizeof(server->hiredis_version));
-	server->build = (struct vh_build_info){.version = VH_VERSION,
-			.libevent = event_get_version(),
-			.libpq = server->libpq_version,
-			.hiredis = server->hiredis_version};
-	server->http = evhttp_new(base);
+	server->base = base;
+	TAILQ_INIT(&server->conns);
+	server->max_conns = connection_cap();
+	server->responder = vh_responder_create(service, sched, err, err_len);
+	if (!server->responder) {
+		goto error;
+	}
 	server->resume = event_new(base, -1, EV_PERSIST, on_resume, server);
 	struct timeval pause = {ACCEPT_PAUSE_SECONDS, 0};
-	if (!server->http || !server->resume || event_add(server->resume, &pause) != 0) {
+	if (!server->resume || event_add(server->resume, &pause) != 0) {
 		snprintf(err, err_len, "cannot create the HTTP server");
 		goto error;
 	}
-	/* Every method reaches on_request so that the wrong ones get 405 with Allow, not 501. */
-	evhttp_set_allowed_methods(server->http,
-			EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
-					EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-					EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-	evhttp_set_max_headers_size(server->http, MAX_HEADERS_SIZE);
-	evhttp_set_max_body_size(server->http, 0);
-	evhttp_set_timeout(server->http, IO_TIMEOUT_SECONDS);
-	evhttp_set_default_content_type(server->http, "application/json");
-	evhttp_set_gencb(server->http, on_request, server);
 	for (size_t i = 0; i < n_listen; i++) {
 		if (!bind_one(server, &listen[i], err, err_len)) {
 			goto error;
@@ -298,11 +531,20 @@ void vh_http_server_destroy(struct vh_http_server *server) {
 	if (!server) {
 		return;
 	}
+	while (!TAILQ_EMPTY(&server->conns)) {
+		conn_free(TAILQ_FIRST(&server->conns));
+	}
+	while (server->spares) {
+		struct conn *next = server->spares->next_spare;
+		free(server->spares);
+		server->spares = next;
+	}
+	for (size_t i = 0; i < server->n_listeners; i++) {
+		evconnlistener_free(server->listeners[i]);
+	}
 	if (server->resume) {
 		event_free(server->resume);
 	}
-	if (server->http) {
-		evhttp_free(server->http);
-	}
+	vh_responder_destroy(server->responder);
 	free(server);
 }

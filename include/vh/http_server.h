@@ -1,4 +1,4 @@
-/* vh/http_server.h - the evhttp front: routes requests to renderers over stored state. */
+/* vh/http_server.h - the HTTP front: connections in, replies from stored state out. */
 #ifndef VH_HTTP_SERVER_H
 #define VH_HTTP_SERVER_H
 #include "vh/config.h"
@@ -9,7 +9,12 @@
 struct event_base;
 struct vh_http_server;
 
-/* Binds every address in listen (n entries) on base and serves snapshots of sched. An address
+/* Open connections at most; the least recently active one is closed to make room for a new one.
+ * Lowered to stay 64 below the descriptor limit (RLIMIT_NOFILE) at start. */
+#define VH_HTTP_MAX_CONNECTIONS 512
+
+/* Binds every address in listen (n entries) on base and serves snapshots of sched over HTTP/1.1
+ * (keep-alive, pipelining, GET and HEAD only; see docs/http.md for limits and timeouts). An address
  * with an empty host binds "::" (dual stack) and falls back to 0.0.0.0 where IPv6 is missing.
  * service and sched are borrowed. Returns NULL with a reason in err (for example "cannot listen
  * on 127.0.0.1:8099: Address already in use"). */

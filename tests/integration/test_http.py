@@ -243,7 +243,6 @@ def test_get_with_body_is_rejected_and_daemon_survives(daemon):
 @pytest.mark.parametrize("request_bytes", [
     b"GARBAGE\r\n\r\n",
     b"GET /live HTTP/1.1 extra\r\n\r\n",
-    b"GET /live HTTP/7.0\r\nHost: x\r\n\r\n",
     b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n\r\n",
 ])
 def test_malformed_request_is_400_and_daemon_survives(daemon, request_bytes):
@@ -252,6 +251,13 @@ def test_malformed_request_is_400_and_daemon_survives(daemon, request_bytes):
     assert status == 400
     resp = d.request("/live")
     assert resp.status in (200, 503) and resp.json()["status"] in ("alive", "dead")
+
+
+def test_unsupported_http_version_is_505(daemon):
+    d = daemon(harness.self_config())
+    status, _, _ = parse_raw_response(raw_request(d.port, b"GET /live HTTP/7.0\r\nHost: x\r\n\r\n"))
+    assert status == 505
+    assert d.request("/live").status in (200, 503)
 
 
 def test_oversized_headers_are_rejected_and_daemon_survives(daemon):

@@ -1,0 +1,362 @@
+/* responder.c - routes a parsed request to its renderer and frames the reply; caches probe bodies.
+ */
+#include "vh/responder.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "vh/clock.h"
+#include "vh/pg_probe.h"
+#include "vh/redis_probe.h"
+#include "vh/render.h"
+#include "vh/render_history.h"
+#include "vh/render_metrics.h"
+#include "vh/request.h"
+#include "vh/self_stats.h"
+
+/* Status line and headers; Server-Timing takes at most 4 KiB of it. */
+#define HEAD_CAP 6144
+#define SERVER_TIMING_CAP 4096
+/* Longer Accept headers are ignored (the default format applies): nothing real sends one. */
+#define ACCEPT_CAP 1024
+/* One cached answer per probe kind, format and verbosity. */
+#define CACHE_SLOTS (4 * 3 * 2)
+
+struct cached_answer {
+	bool valid;
+	uint64_t version;
+	int64_t mono_ms;
+	int64_t wall_s;
+	int status;
+	char *head; /* HEAD_CAP bytes, allocated on first use */
+	size_t head_len;
+	struct evbuffer *body;
+};
+
+struct vh_responder {
+	const char *service;
+	const struct vh_scheduler *sched;
+	char libpq_version[16];
+	char hiredis_version[16];
+	struct vh_build_info build;
+	int64_t date_s; /* the second date[] was formatted for */
+	char date[40];
+	char head[HEAD_CAP]; /* the head of an uncached answer */
+	struct evbuffer *scratch; /* the body of an uncached answer */
+	struct cached_answer cache[CACHE_SLOTS];
+};
+
+static const char *reason_phrase(int code) {
+	switch (code) {
+	case 200:
+		return "OK";
+	case 400:
+		return "Bad Request";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
+	}
+	return "Error";
+}
+
+struct vh_responder *vh_responder_create(
+		const char *service, const struct vh_scheduler *sched, char *err, size_t err_len) {
+	struct vh_responder *r = calloc(1, sizeof(*r));
+	if (!r || !(r->scratch = evbuffer_new())) {
+		snprintf(err, err_len, "out of memory");
+		vh_responder_destroy(r);
+		return NULL;
+	}
+	r->service = service;
+	r->sched = sched;
+	r->date_s = -1;
+	vh_pg_library_version(r->libpq_version, sizeof(r->libpq_version));
+	vh_redis_library_version(r->hiredis_version, sizeof(r->hiredis_version));
+	r->build = (struct vh_build_info){.version = VH_VERSION,
+			.libevent = event_get_version(),
+			.libpq = r->libpq_version,
+			.hiredis = r->hiredis_version};
+	return r;
+}
+
+void vh_responder_destroy(struct vh_responder *r) {
+	if (!r) {
+		return;
+	}
+	for (size_t i = 0; i < CACHE_SLOTS; i++) {
+		free(r->cache[i].head);
+		if (r->cache[i].body) {
+			evbuffer_free(r->cache[i].body);
+		}
+	}
+	if (r->scratch) {
+		evbuffer_free(r->scratch);
+	}
+	free(r);
+}
+
+/* RFC 9110 wants a Date from a server with a clock; formatting it once a second keeps it cheap. */
+static const char *http_date(struct vh_responder *r, int64_t wall_ms) {
+	int64_t s = wall_ms / 1000;
+	if (s != r->date_s) {
+		static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+		static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+				"Aug", "Sep", "Oct", "Nov", "Dec"};
+		time_t t = (time_t)s;
+		struct tm tm;
+		gmtime_r(&t, &tm);
+		snprintf(r->date, sizeof(r->date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
+				days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+				tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+		r->date_s = s;
+	}
+	return r->date;
+}
+
+/* Server-Timing (W3C) shows each check's latest duration in a browser's network panel and in
+ * `curl -i`, so a slow dependency is visible from the probe answer itself. Names are config
+ * check names (a-z, 0-9, _ and -), which are valid tokens as they are. Writes "" when no shown
+ * check has run. */
+static void server_timing(const struct vh_snapshot *snapshot, const struct vh_request *request,
+		char *out, size_t cap) {
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < snapshot->n_checks; i++) {
+		const struct vh_check_state *check = &snapshot->checks[i];
+		if (!check->has_run || !vh_render_shows(request, check)) {
+			continue;
+		}
+		int n = snprintf(out + used, cap - used, "%s%s;desc=\"%s\";dur=%.3f",
+				used ? ", " : "", check->config->name,
+				vh_status_name(check->last.status),
+				(double)check->last_duration_us / 1000.0);
+		if (n < 0 || (size_t)n >= cap - used) {
+			out[used] = '\0'; /* leave out what does not fit, whole */
+			break;
+		}
+		used += (size_t)n;
+	}
+}
+
+/* extra is whole header lines ("Allow: GET, HEAD\r\n") or "". */
+static size_t build_head(char *head, int status, const char *content_type, size_t body_len,
+		const char *date, const char *extra) {
+	int n = snprintf(head, HEAD_CAP,
+			"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+			"Date: %s\r\n%s",
+			status, reason_phrase(status), content_type, body_len, date, extra);
+	/* extra is bounded well below HEAD_CAP, so this cannot truncate; stay framed if it did. */
+	return n > 0 && n < HEAD_CAP ? (size_t)n : 0;
+}
+
+static void reply_from(struct vh_responder *r, int status, const char *content_type,
+		const char *extra, int64_t wall_ms, struct vh_reply *reply) {
+	size_t body_len = evbuffer_get_length(r->scratch);
+	reply->status = status;
+	reply->body = (const char *)evbuffer_pullup(r->scratch, -1);
+	reply->body_len = reply->body ? body_len : 0;
+	reply->head = r->head;
+	reply->head_len = build_head(r->head, status, content_type, reply->body_len,
+			http_date(r, wall_ms), extra);
+}
+
+/* Errors are rare, so building them with jansson (which escapes for us) costs nothing. */
+static void answer_error(struct vh_responder *r, int status, const char *message, const char *extra,
+		struct vh_reply *reply) {
+	json_t *json = json_pack("{s:s,s:i}", "error", message, "status", status);
+	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+	evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
+	evbuffer_add_printf(r->scratch, "%s", text ? text : "{\"error\":\"out of memory\"}");
+	free(text);
+	json_decref(json);
+	reply_from(r, status, "application/json", extra, vh_clock_wall_ms(), reply);
+}
+
+static void answer_rendered(struct vh_responder *r, const struct vh_snapshot *snapshot,
+		const struct vh_request *request, struct vh_reply *reply) {
+	char timing[SERVER_TIMING_CAP + 32];
+	char extra[SERVER_TIMING_CAP + 64];
+	evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
+	int status = vh_render(snapshot, request, r->scratch);
+	server_timing(snapshot, request, timing, SERVER_TIMING_CAP);
+	snprintf(extra, sizeof(extra), "%s%s%s", timing[0] ? "Server-Timing: " : "", timing,
+			timing[0] ? "\r\n" : "");
+	reply_from(r, status, vh_render_content_type(request->format), extra, snapshot->now_wall_ms,
+			reply);
+}
+
+static bool refill(struct vh_responder *r, struct cached_answer *c,
+		const struct vh_snapshot *snapshot, const struct vh_request *request) {
+	if (!c->head && !(c->head = malloc(HEAD_CAP))) {
+		return false;
+	}
+	if (!c->body && !(c->body = evbuffer_new())) {
+		return false;
+	}
+	struct vh_reply fresh;
+	answer_rendered(r, snapshot, request, &fresh);
+	evbuffer_drain(c->body, evbuffer_get_length(c->body));
+	/* The scratch chains move over; no copy. */
+	if (evbuffer_add_buffer(c->body, r->scratch) != 0 || !evbuffer_pullup(c->body, -1)) {
+		return false;
+	}
+	memcpy(c->head, fresh.head, fresh.head_len);
+	c->head_len = fresh.head_len;
+	c->status = fresh.status;
+	c->valid = true;
+	c->version = snapshot->version;
+	c->mono_ms = snapshot->now_mono_ms;
+	c->wall_s = snapshot->now_wall_ms / 1000;
+	return true;
+}
+
+/* What a plain probe answer depends on: the state version and the clock to the millisecond
+ * (ages, uptime) and second (timestamp, Date). */
+static void answer_cached(struct vh_responder *r, const struct vh_snapshot *snapshot,
+		const struct vh_request *request, struct vh_reply *reply) {
+	size_t slot = ((size_t)request->kind * 3 + (size_t)request->format) * 2 +
+			(request->verbose ? 1 : 0);
+	struct cached_answer *c = &r->cache[slot % CACHE_SLOTS];
+	bool fresh = c->valid && c->version == snapshot->version &&
+			c->mono_ms == snapshot->now_mono_ms &&
+			c->wall_s == snapshot->now_wall_ms / 1000;
+	if (!fresh) {
+		c->valid = false;
+		if (!refill(r, c, snapshot, request)) {
+			answer_error(r, 500, "out of memory", "", reply);
+			return;
+		}
+	}
+	reply->status = c->status;
+	reply->head = c->head;
+	reply->head_len = c->head_len;
+	reply->body = (const char *)evbuffer_pullup(c->body, -1);
+	reply->body_len = evbuffer_get_length(c->body);
+}
+
+static void answer_probe(
+		struct vh_responder *r, const struct vh_request *request, struct vh_reply *reply) {
+	struct vh_snapshot snapshot;
+	char err[160];
+	vh_scheduler_snapshot(r->sched, r->service, &snapshot);
+	if (request->target == VH_REQUEST_CHECK) {
+		const struct vh_check_state *check = vh_snapshot_find(&snapshot, request->check);
+		/* As in kube-apiserver, /livez/NAME only knows the checks that gate liveness. */
+		if (!check || !vh_state_in_probe(check, request->kind)) {
+			snprintf(err, sizeof(err), "no check named %s in %s", request->check,
+					request->endpoint);
+			answer_error(r, 404, err, "", reply);
+			return;
+		}
+	}
+	if (request->target == VH_REQUEST_PROBE && request->n_exclude == 0) {
+		answer_cached(r, &snapshot, request, reply);
+		return;
+	}
+	answer_rendered(r, &snapshot, request, reply);
+}
+
+static void answer_metrics(struct vh_responder *r, struct vh_reply *reply) {
+	struct vh_snapshot snapshot;
+	struct vh_self_stats self;
+	vh_scheduler_snapshot(r->sched, r->service, &snapshot);
+	bool have_self = vh_self_stats_read(&self);
+	evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
+	vh_render_metrics(&snapshot, &r->build, have_self ? &self : NULL, r->scratch);
+	reply_from(r, 200, VH_RENDER_METRICS_CONTENT_TYPE, "", snapshot.now_wall_ms, reply);
+}
+
+static void answer_history(
+		struct vh_responder *r, const struct vh_request *request, struct vh_reply *reply) {
+	struct vh_snapshot snapshot;
+	char err[160];
+	bool text = request->format == VH_FORMAT_TEXT;
+	vh_scheduler_snapshot(r->sched, r->service, &snapshot);
+	evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
+	if (!vh_render_history(&snapshot, request->check[0] ? request->check : NULL, text,
+			    r->scratch)) {
+		snprintf(err, sizeof(err), "no check named %s", request->check);
+		answer_error(r, 404, err, "", reply);
+		return;
+	}
+	reply_from(r, 200, text ? "text/plain; charset=utf-8" : "application/json", "",
+			snapshot.now_wall_ms, reply);
+}
+
+/* The router wants NUL-terminated strings; the parser bounds the target at 4 KiB. */
+static void route(struct vh_responder *r, const struct vh_http_request *http,
+		struct vh_reply *reply) {
+	char target[VH_HTTP_HEAD_MAX + 1];
+	char accept[ACCEPT_CAP];
+	char err[160];
+	struct vh_request request;
+	memcpy(target, http->target.p, http->target.len);
+	target[http->target.len] = '\0';
+	char *query = strchr(target, '?');
+	if (query) {
+		*query++ = '\0';
+	}
+	bool has_accept = http->accept.len > 0 && http->accept.len < sizeof(accept);
+	if (has_accept) {
+		memcpy(accept, http->accept.p, http->accept.len);
+		accept[http->accept.len] = '\0';
+	}
+	if (!vh_request_parse(target, query, has_accept ? accept : NULL, &request, err,
+			    sizeof(err))) {
+		answer_error(r, 400, err, "", reply);
+		return;
+	}
+	switch (request.target) {
+	case VH_REQUEST_NOT_FOUND:
+		answer_error(r, 404,
+				"not found; try /live, /ready, /startup, /health, /metrics or "
+				"/debug/history",
+				"", reply);
+		return;
+	case VH_REQUEST_METRICS:
+		answer_metrics(r, reply);
+		return;
+	case VH_REQUEST_HISTORY:
+		answer_history(r, &request, reply);
+		return;
+	case VH_REQUEST_PROBE:
+	case VH_REQUEST_CHECK:
+		break;
+	}
+	answer_probe(r, &request, reply);
+}
+
+void vh_responder_answer(struct vh_responder *r, const struct vh_http_request *request,
+		struct vh_reply *reply) {
+	if (request->error_status) {
+		answer_error(r, request->error_status, request->error, "", reply);
+	} else if (request->method == VH_HTTP_OTHER) {
+		answer_error(r, 405, "method not allowed; use GET or HEAD", "Allow: GET, HEAD\r\n",
+				reply);
+	} else if (request->has_body) {
+		answer_error(r, 413, "request bodies are not accepted", "", reply);
+	} else {
+		route(r, request, reply);
+	}
+}
