@@ -11,6 +11,7 @@
 
 #include "vh/clock.h"
 #include "vh/config.h"
+#include "vh/config_compare.h"
 #include "vh/http_server.h"
 #include "vh/log.h"
 #include "vh/probe_client.h"
@@ -206,7 +207,11 @@ static int run_check_config(const struct options *opts) {
 
 /* What a running daemon owns; torn down in reverse order of creation. */
 struct daemon {
-	struct vh_config *config;
+	const struct options *opts; /* the command line, read again on SIGHUP */
+	struct vh_config *config; /* the one in force; a reload replaces it */
+	/* The HTTP server borrows the service name for the daemon's life, while a reload frees
+	 * the config that held it: so it lives here and a reload copies the new name in. */
+	char service[VH_CONFIG_NAME_MAX];
 	struct event_base *base;
 	struct vh_resolver *resolver;
 	struct vh_probe_env env; /* borrowed by every probe */
@@ -214,6 +219,7 @@ struct daemon {
 	struct vh_http_server *http;
 	struct event *sigterm;
 	struct event *sigint;
+	struct event *sighup;
 	struct event *drained; /* ends the drain after shutdown_delay */
 	bool draining;
 };
@@ -260,14 +266,74 @@ static void on_signal(evutil_socket_t signum, short what, void *arg) {
 	event_base_loopexit(d->base, NULL);
 }
 
+/* Reads the config file again for a reload, with --listen winning over the file's listen as it
+ * did at start. */
+static struct vh_config *reload_config(const struct options *opts, char *err, size_t err_len) {
+	struct vh_config *config = vh_config_load(opts->config_path, err, err_len);
+	if (config && opts->listen) {
+		/* Checked at start already, so this cannot fail now. */
+		if (!vh_config_parse_listen(opts->listen, &config->listen[0], err, err_len)) {
+			vh_config_destroy(config);
+			return NULL;
+		}
+		config->n_listen = 1;
+	}
+	return config;
+}
+
+static void log_reloaded(const struct vh_scheduler *sched, const struct vh_scheduler_reload *r) {
+	struct vh_snapshot snapshot;
+	char generation[24], kept[24], restarted[24], added[24], removed[24];
+	vh_scheduler_snapshot(sched, NULL, &snapshot);
+	snprintf(generation, sizeof(generation), "%" PRIu64, snapshot.config_generation);
+	snprintf(kept, sizeof(kept), "%zu", r->kept);
+	snprintf(restarted, sizeof(restarted), "%zu", r->restarted);
+	snprintf(added, sizeof(added), "%zu", r->added);
+	snprintf(removed, sizeof(removed), "%zu", r->removed);
+	vh_log(VH_LOG_INFO, "config reloaded", "generation", generation, "kept", kept, "restarted",
+			restarted, "added", added, "removed", removed, NULL);
+}
+
+/* SIGHUP: a valid file replaces the checks (vh_scheduler_reload() keeps the unchanged ones
+ * running); an invalid one is logged with the message check-config gives and changes nothing.
+ * The listeners stay open throughout, so no connection is dropped. */
+static void on_sighup(evutil_socket_t signum, short what, void *arg) {
+	struct daemon *d = arg;
+	char err[512];
+	char fixed[64];
+	struct vh_scheduler_reload counts;
+	struct vh_config *next = reload_config(d->opts, err, sizeof(err));
+	if (!next) {
+		vh_log(VH_LOG_ERROR, "config reload rejected; the old config stays in force",
+				"error", err, NULL);
+		return;
+	}
+	if (vh_config_keep_fixed(d->config, next, fixed, sizeof(fixed)) > 0) {
+		vh_log(VH_LOG_WARN, "config change needs a restart; kept as it was", "settings",
+				fixed, NULL);
+	}
+	if (!vh_scheduler_reload(
+			    d->sched, next->checks, next->n_checks, &counts, err, sizeof(err))) {
+		vh_log(VH_LOG_ERROR, "config reload failed; the old config stays in force", "error",
+				err, NULL);
+		vh_config_destroy(next);
+		return;
+	}
+	snprintf(d->service, sizeof(d->service), "%s", next->service);
+	vh_config_destroy(d->config);
+	d->config = next;
+	log_reloaded(d->sched, &counts);
+}
+
+static bool make_probe(void *arg, const struct vh_check_config *config, struct vh_probe *out,
+		char *err, size_t err_len) {
+	struct daemon *d = arg;
+	return vh_probes_create(&d->env, config, out, err, err_len);
+}
+
 static bool add_checks(struct daemon *d, char *err, size_t err_len) {
-	d->env.base = d->base;
-	d->env.resolver = d->resolver;
 	for (size_t i = 0; i < d->config->n_checks; i++) {
-		const struct vh_check_config *check = &d->config->checks[i];
-		struct vh_probe probe;
-		if (!vh_probes_create(&d->env, check, &probe, err, err_len) ||
-				!vh_scheduler_add(d->sched, check, probe, err, err_len)) {
+		if (!vh_scheduler_add(d->sched, &d->config->checks[i], err, err_len)) {
 			return false;
 		}
 	}
@@ -285,20 +351,25 @@ static bool daemon_start(struct daemon *d, char *err, size_t err_len) {
 	if (!d->resolver) {
 		return false;
 	}
-	d->sched = vh_scheduler_create(d->base, 0, err, err_len);
+	d->env.base = d->base;
+	d->env.resolver = d->resolver;
+	d->sched = vh_scheduler_create(d->base, 0, make_probe, d, err, err_len);
 	if (!d->sched || !add_checks(d, err, err_len)) {
 		return false;
 	}
-	d->http = vh_http_server_create(d->base, d->config->service, d->config->listen,
-			d->config->n_listen, d->sched, err, err_len);
+	snprintf(d->service, sizeof(d->service), "%s", d->config->service);
+	d->http = vh_http_server_create(d->base, d->service, d->config->listen, d->config->n_listen,
+			d->sched, err, err_len);
 	if (!d->http) {
 		return false;
 	}
 	d->sigterm = evsignal_new(d->base, SIGTERM, on_signal, d);
 	d->sigint = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->sighup = evsignal_new(d->base, SIGHUP, on_sighup, d);
 	d->drained = evtimer_new(d->base, on_drained, d);
-	if (!d->sigterm || !d->sigint || !d->drained || evsignal_add(d->sigterm, NULL) ||
-			evsignal_add(d->sigint, NULL)) {
+	if (!d->sigterm || !d->sigint || !d->sighup || !d->drained ||
+			evsignal_add(d->sigterm, NULL) || evsignal_add(d->sigint, NULL) ||
+			evsignal_add(d->sighup, NULL)) {
 		snprintf(err, err_len, "cannot install signal handlers");
 		return false;
 	}
@@ -317,6 +388,9 @@ static void daemon_stop(struct daemon *d) {
 	}
 	if (d->sigint) {
 		event_free(d->sigint);
+	}
+	if (d->sighup) {
+		event_free(d->sighup);
 	}
 	if (d->drained) {
 		event_free(d->drained);
@@ -340,7 +414,7 @@ static void log_listening(const struct vh_config *config) {
 
 static int run_serve(const struct options *opts) {
 	char err[512];
-	struct daemon d = {0};
+	struct daemon d = {.opts = opts};
 	if (!opts->config_path) {
 		return usage_error("%s", "serve needs -c FILE");
 	}

@@ -129,6 +129,18 @@ static json_t *body(const struct vh_snapshot *snapshot, const struct vh_request 
 		}
 	}
 	json_object_set_new(root, "checks", checks);
+	/* Not in the draft, which allows more members: which config is in force, and since when. */
+	if (request->target == VH_REQUEST_PROBE && request->kind == VH_PROBE_HEALTH &&
+			snapshot->config_generation > 0) {
+		char loaded[40];
+		json_t *config = json_object();
+		json_object_set_new(config, "generation",
+				json_integer((json_int_t)snapshot->config_generation));
+		json_object_set_new(config, "loaded",
+				json_string(vh_clock_format_rfc3339(snapshot->config_loaded_wall_ms,
+						loaded, sizeof(loaded))));
+		json_object_set_new(root, "config", config);
+	}
 	if (request->target == VH_REQUEST_PROBE &&
 			(request->n_exclude > 0 ||
 					(request->kind == VH_PROBE_READINESS &&

@@ -135,6 +135,15 @@ static void add_uptime(json_t *root, const struct vh_snapshot *snapshot) {
 	json_object_set_new(root, "uptime_seconds", json_integer(uptime_ms / 1000));
 }
 
+/* Which config is in force, so a person can tell whether a SIGHUP took. */
+static void add_config(json_t *root, const struct vh_snapshot *snapshot) {
+	json_t *config = json_object();
+	json_object_set_new(config, "generation",
+			json_integer((json_int_t)snapshot->config_generation));
+	json_object_set_new(config, "loaded", rfc3339(snapshot->config_loaded_wall_ms));
+	json_object_set_new(root, "config", config);
+}
+
 static json_t *probe_body(
 		const struct vh_snapshot *snapshot, const struct vh_request *request, bool passes) {
 	enum vh_probe_kind kind = request->kind;
@@ -152,6 +161,9 @@ static json_t *probe_body(
 	json_object_set_new(root, "timestamp", json_integer(snapshot->now_wall_ms / 1000));
 	if (kind == VH_PROBE_LIVENESS || kind == VH_PROBE_HEALTH) {
 		add_uptime(root, snapshot);
+	}
+	if (kind == VH_PROBE_HEALTH && snapshot->config_generation > 0) {
+		add_config(root, snapshot);
 	}
 	for (size_t i = 0; i < snapshot->n_checks; i++) {
 		const struct vh_check_state *check = &snapshot->checks[i];

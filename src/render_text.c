@@ -2,6 +2,7 @@
 #include "vh/render_text.h"
 
 #include <event2/buffer.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -111,6 +112,13 @@ static int probe_body(const struct vh_snapshot *snapshot, const struct vh_reques
 		}
 	}
 	add_unmatched(out, snapshot, request);
+	if (request->kind == VH_PROBE_HEALTH && snapshot->config_generation > 0) {
+		char loaded[40];
+		evbuffer_add_printf(out, "config generation %" PRIu64 " loaded %s\n",
+				snapshot->config_generation,
+				vh_clock_format_rfc3339(snapshot->config_loaded_wall_ms, loaded,
+						sizeof(loaded)));
+	}
 	if (request->kind == VH_PROBE_READINESS && snapshot->draining) {
 		/* Like kube-apiserver's readyz "shutdown" check: the reason is not a dependency. */
 		evbuffer_add_printf(out, "[-]shutdown failed: draining before exit\n");

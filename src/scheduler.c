@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "vh/clock.h"
+#include "vh/config_check.h"
+#include "vh/config_compare.h"
 #include "vh/log.h"
 #include "vh/random.h"
 
@@ -21,7 +23,10 @@ enum runner_phase {
 
 struct runner {
 	struct vh_scheduler *sched;
-	size_t index; /* into sched->states, which stays put once started */
+	size_t index; /* into sched->states; moves only on a reload */
+	/* The scheduler's own copy, which the probe and the state borrow: a reload frees the old
+	 * config file while a kept check's probe (its open connection) lives on. */
+	struct vh_check_config config;
 	struct vh_probe probe;
 	struct event *next_run;
 	struct event *deadline;
@@ -33,6 +38,8 @@ struct runner {
 struct vh_scheduler {
 	struct event_base *base;
 	uint64_t rng;
+	vh_scheduler_probe_fn make_probe;
+	void *probe_arg;
 	size_t n_checks;
 	size_t cap;
 	struct runner **runners;
@@ -41,6 +48,8 @@ struct vh_scheduler {
 	bool startup_complete;
 	bool draining;
 	uint64_t version;
+	uint64_t config_generation;
+	int64_t config_loaded_wall_ms;
 	int64_t started_mono_ms;
 	int64_t started_wall_ms;
 };
@@ -50,8 +59,8 @@ static struct timeval to_timeval(int64_t ms) {
 	return tv;
 }
 
-struct vh_scheduler *vh_scheduler_create(
-		struct event_base *base, uint64_t seed, char *err, size_t err_len) {
+struct vh_scheduler *vh_scheduler_create(struct event_base *base, uint64_t seed,
+		vh_scheduler_probe_fn make_probe, void *arg, char *err, size_t err_len) {
 	struct vh_scheduler *sched = calloc(1, sizeof(*sched));
 	if (!sched) {
 		snprintf(err, err_len, "out of memory");
@@ -59,9 +68,14 @@ struct vh_scheduler *vh_scheduler_create(
 	}
 	sched->base = base;
 	sched->rng = seed ? seed : vh_random_seed((uintptr_t)sched);
+	sched->make_probe = make_probe;
+	sched->probe_arg = arg;
+	sched->config_generation = 1;
+	sched->config_loaded_wall_ms = vh_clock_wall_ms();
 	return sched;
 }
 
+/* Cancel before destroy: a run in flight must never report into a freed runner. */
 static void runner_destroy(struct runner *runner) {
 	if (!runner) {
 		return;
@@ -78,7 +92,48 @@ static void runner_destroy(struct runner *runner) {
 	if (runner->deadline) {
 		event_free(runner->deadline);
 	}
+	vh_config_check_free(&runner->config);
 	free(runner);
+}
+
+static void on_next_run(evutil_socket_t fd, short what, void *arg);
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
+
+/* Makes an idle runner for config and sets *state to "not run yet" with fresh history rings. */
+static struct runner *runner_create(struct vh_scheduler *sched,
+		const struct vh_check_config *config, struct vh_check_state *state, char *err,
+		size_t err_len) {
+	struct vh_history *history = NULL;
+	struct runner *runner = calloc(1, sizeof(*runner));
+	if (!runner) {
+		snprintf(err, err_len, "out of memory");
+		return NULL;
+	}
+	runner->sched = sched;
+	bool copied = vh_config_check_copy(&runner->config, config);
+	runner->next_run = evtimer_new(sched->base, on_next_run, runner);
+	runner->deadline = evtimer_new(sched->base, on_deadline, runner);
+	/* A config built by hand (tests) may ask for no history at all. */
+	bool keeps_history = config->history.results > 0 && config->history.transitions > 0;
+	if (keeps_history) {
+		history = vh_history_create(config->history.results, config->history.transitions);
+	}
+	if (!copied || !runner->next_run || !runner->deadline || (keeps_history && !history)) {
+		snprintf(err, err_len, "out of memory");
+		goto error;
+	}
+	if (!sched->make_probe(sched->probe_arg, &runner->config, &runner->probe, err, err_len)) {
+		runner->probe.ops = NULL;
+		goto error;
+	}
+	vh_state_init(state, &runner->config);
+	state->history = history;
+	return runner;
+
+error:
+	vh_history_destroy(history);
+	runner_destroy(runner);
+	return NULL;
 }
 
 void vh_scheduler_destroy(struct vh_scheduler *sched) {
@@ -113,55 +168,25 @@ static bool grow(struct vh_scheduler *sched) {
 	return true;
 }
 
-static void on_next_run(evutil_socket_t fd, short what, void *arg);
-static void on_deadline(evutil_socket_t fd, short what, void *arg);
-
-bool vh_scheduler_add(struct vh_scheduler *sched, const struct vh_check_config *config,
-		struct vh_probe probe, char *err, size_t err_len) {
-	struct runner *runner = NULL;
+bool vh_scheduler_add(struct vh_scheduler *sched, const struct vh_check_config *config, char *err,
+		size_t err_len) {
 	if (sched->started) {
 		snprintf(err, err_len, "cannot add check \"%s\": scheduler already started",
 				config->name);
-		goto error;
-	}
-	runner = calloc(1, sizeof(*runner));
-	if (!runner || !grow(sched)) {
-		snprintf(err, err_len, "out of memory");
-		goto error;
-	}
-	runner->sched = sched;
-	runner->probe = probe;
-	runner->index = sched->n_checks;
-	runner->next_run = evtimer_new(sched->base, on_next_run, runner);
-	runner->deadline = evtimer_new(sched->base, on_deadline, runner);
-	if (!runner->next_run || !runner->deadline) {
-		snprintf(err, err_len, "out of memory");
-		runner_destroy(runner);
 		return false;
 	}
-	struct vh_history *history = NULL;
-	/* A config built by hand (tests) may ask for no history at all. */
-	if (config->history.results > 0 && config->history.transitions > 0) {
-		history = vh_history_create(config->history.results, config->history.transitions);
-		if (!history) {
-			snprintf(err, err_len, "out of memory");
-			runner_destroy(runner);
-			return false;
-		}
+	if (!grow(sched)) {
+		snprintf(err, err_len, "out of memory");
+		return false;
 	}
-	vh_state_init(&sched->states[sched->n_checks], config);
-	sched->states[sched->n_checks].history = history;
+	struct runner *runner =
+			runner_create(sched, config, &sched->states[sched->n_checks], err, err_len);
+	if (!runner) {
+		return false;
+	}
+	runner->index = sched->n_checks;
 	sched->runners[sched->n_checks++] = runner;
 	return true;
-
-error:
-	if (runner) {
-		runner->probe = probe;
-		runner_destroy(runner);
-	} else if (probe.ops) {
-		probe.ops->destroy(probe.impl);
-	}
-	return false;
 }
 
 static bool arm(struct runner *runner, int64_t delay_ms) {
@@ -312,6 +337,130 @@ void vh_scheduler_drain(struct vh_scheduler *sched) {
 	sched->version++;
 }
 
+static struct runner *find_runner(const struct vh_scheduler *sched, const char *name) {
+	for (size_t i = 0; i < sched->n_checks; i++) {
+		if (strcmp(sched->runners[i]->config.name, name) == 0) {
+			return sched->runners[i];
+		}
+	}
+	return NULL;
+}
+
+static bool named_in(const struct vh_check_config *checks, size_t n_checks, const char *name) {
+	for (size_t i = 0; i < n_checks; i++) {
+		if (strcmp(checks[i].name, name) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The checks a reload is building, before it replaces the running ones. */
+struct next_checks {
+	size_t n;
+	struct runner **runners;
+	struct vh_check_state *states;
+	bool *fresh; /* made by this reload, rather than kept */
+};
+
+/* Frees what an abandoned reload made: its new runners (none of them armed yet), not the kept. */
+static void next_checks_finish(struct next_checks *next) {
+	for (size_t i = 0; next->runners && i < next->n; i++) {
+		if (next->fresh[i]) {
+			runner_destroy(next->runners[i]);
+			vh_history_destroy(next->states[i].history);
+		}
+	}
+	free(next->runners);
+	free(next->states);
+	free(next->fresh);
+}
+
+/* Matches every check of the new list to a running one; makes runners for the rest. */
+static bool build_next(struct vh_scheduler *sched, const struct vh_check_config *checks,
+		struct next_checks *next, struct vh_scheduler_reload *out, char *err,
+		size_t err_len) {
+	for (size_t i = 0; i < next->n; i++) {
+		struct runner *old = find_runner(sched, checks[i].name);
+		if (old && vh_config_check_equal(&old->config, &checks[i])) {
+			next->runners[i] = old;
+			next->states[i] = sched->states[old->index];
+			out->kept++;
+			continue;
+		}
+		next->runners[i] = runner_create(sched, &checks[i], &next->states[i], err, err_len);
+		if (!next->runners[i]) {
+			return false;
+		}
+		next->fresh[i] = true;
+		if (old) {
+			out->restarted++;
+		} else {
+			out->added++;
+		}
+	}
+	return true;
+}
+
+bool vh_scheduler_reload(struct vh_scheduler *sched, const struct vh_check_config *checks,
+		size_t n_checks, struct vh_scheduler_reload *out, char *err, size_t err_len) {
+	struct next_checks next = {.n = n_checks};
+	memset(out, 0, sizeof(*out));
+	/* One more than needed, so that no check at all still allocates. */
+	next.runners = calloc(n_checks + 1, sizeof(*next.runners));
+	next.states = calloc(n_checks + 1, sizeof(*next.states));
+	next.fresh = calloc(n_checks + 1, sizeof(*next.fresh));
+	if (!next.runners || !next.states || !next.fresh) {
+		snprintf(err, err_len, "out of memory");
+		goto error;
+	}
+	if (!build_next(sched, checks, &next, out, err, err_len)) {
+		goto error;
+	}
+	/* Nothing can fail from here on: retire what is not kept, then switch over. */
+	for (size_t i = 0; i < sched->n_checks; i++) {
+		struct runner *old = sched->runners[i];
+		bool kept = false;
+		for (size_t j = 0; j < n_checks && !kept; j++) {
+			kept = next.runners[j] == old;
+		}
+		if (kept) {
+			continue;
+		}
+		if (!named_in(checks, n_checks, old->config.name)) {
+			out->removed++;
+		}
+		runner_destroy(old);
+		vh_history_destroy(sched->states[i].history);
+	}
+	free(sched->runners);
+	free(sched->states);
+	sched->runners = next.runners;
+	sched->states = next.states;
+	sched->n_checks = sched->cap = n_checks;
+	free(next.fresh);
+	for (size_t i = 0; i < n_checks; i++) {
+		struct runner *runner = sched->runners[i];
+		runner->index = i;
+		/* A kept check's state moved: it still names the runner's own copy of its config.
+		 */
+		sched->states[i].config = &runner->config;
+		if (sched->started && runner->phase == RUNNER_IDLE &&
+				!arm(runner, runner->config.initial_delay_ms)) {
+			vh_log(VH_LOG_ERROR, "cannot arm check timer", "check", runner->config.name,
+					NULL);
+		}
+	}
+	sched->version++;
+	sched->config_generation++;
+	sched->config_loaded_wall_ms = vh_clock_wall_ms();
+	return true;
+
+error:
+	next_checks_finish(&next);
+	return false;
+}
+
 void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service,
 		struct vh_snapshot *snapshot) {
 	snapshot->service = service;
@@ -320,6 +469,8 @@ void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service
 	snapshot->startup_complete = sched->startup_complete;
 	snapshot->draining = sched->draining;
 	snapshot->version = sched->version;
+	snapshot->config_generation = sched->config_generation;
+	snapshot->config_loaded_wall_ms = sched->config_loaded_wall_ms;
 	snapshot->now_mono_ms = vh_clock_mono_ms();
 	snapshot->now_wall_ms = vh_clock_wall_ms();
 	snapshot->started_mono_ms = sched->started_mono_ms;

@@ -179,7 +179,8 @@ struct vh_dns_config {
 	unsigned attempts; /* default 2 */
 };
 
-/* Frozen after vh_config_load(): nothing changes it while the daemon runs. */
+/* Frozen after vh_config_load(): nothing changes it while the daemon runs. A reload loads a new
+ * one and, once it is in force, destroys the old. */
 struct vh_config {
 	char *path;
 	char service[VH_CONFIG_NAME_MAX];

@@ -12,26 +12,51 @@
 struct event_base;
 struct vh_scheduler;
 
-/* Creates an empty scheduler on base. seed feeds the jitter generator (0 picks one from the
- * clock and pid). Returns NULL and fills err when out of memory. */
-struct vh_scheduler *vh_scheduler_create(
-		struct event_base *base, uint64_t seed, char *err, size_t err_len);
+/* Makes the probe for one check into out. config lives exactly as long as the probe (it is the
+ * scheduler's own copy), so the probe may borrow it. Returns false with a reason in err. */
+typedef bool (*vh_scheduler_probe_fn)(void *arg, const struct vh_check_config *config,
+		struct vh_probe *out, char *err, size_t err_len);
+
+/* Creates an empty scheduler on base that makes each check's probe with make_probe(arg, ...).
+ * seed feeds the jitter generator (0 picks one from the clock and pid). The config generation
+ * starts at 1, loaded now. Returns NULL and fills err when out of memory. */
+struct vh_scheduler *vh_scheduler_create(struct event_base *base, uint64_t seed,
+		vh_scheduler_probe_fn make_probe, void *arg, char *err, size_t err_len);
 /* Accepts NULL. Cancels every run in flight and destroys every probe. */
 void vh_scheduler_destroy(struct vh_scheduler *sched);
 
-/* Adds a check. config is borrowed and must outlive the scheduler; the scheduler takes ownership
- * of probe, also on failure. Must be called before vh_scheduler_start(). */
+/* Adds a check: copies config (the state and the probe point at the copy, so the caller's may
+ * go) and makes its probe. Must be called before vh_scheduler_start(). */
 VH_MUSTCHECK bool vh_scheduler_add(struct vh_scheduler *sched, const struct vh_check_config *config,
-		struct vh_probe probe, char *err, size_t err_len);
+		char *err, size_t err_len);
 /* Arms every check's first run after its initial_delay, without jitter. */
 VH_MUSTCHECK bool vh_scheduler_start(struct vh_scheduler *sched, char *err, size_t err_len);
+
+/* What vh_scheduler_reload() did, for the log. */
+struct vh_scheduler_reload {
+	size_t kept; /* same name, equal config: state, history, counters and probe kept */
+	size_t restarted; /* same name, other settings: a fresh state and a new probe */
+	size_t added;
+	size_t removed;
+};
+
+/* Replaces the checks with checks[0..n_checks), in that order, matched to the running ones by
+ * name: a check whose config is equal (vh_config_check_equal) keeps everything, even a run in
+ * flight; a changed one is cancelled and destroyed and starts over as if added; a removed one is
+ * cancelled and destroyed; an added one runs after its initial_delay (once started). checks is
+ * copied. Moves the snapshot's version and the config generation, and sets its load time.
+ * All or nothing: when a probe cannot be made, returns false with a reason in err and the
+ * running checks are left as they were. */
+VH_MUSTCHECK bool vh_scheduler_reload(struct vh_scheduler *sched,
+		const struct vh_check_config *checks, size_t n_checks,
+		struct vh_scheduler_reload *out, char *err, size_t err_len);
 
 /* Starts draining: from now on every snapshot says so and readiness fails, while the checks
  * keep running. There is no way back: the daemon is shutting down. */
 void vh_scheduler_drain(struct vh_scheduler *sched);
 
 /* Fills snapshot with the current state. The pointers stay valid until the next loop iteration
- * that runs a check, so use it at once. */
+ * that runs a check or reloads, so use it at once. */
 void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service,
 		struct vh_snapshot *snapshot);
 

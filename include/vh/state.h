@@ -15,7 +15,8 @@ extern const int64_t vh_state_duration_bounds_us[VH_STATE_DURATION_BOUNDS];
 
 /* Everything stored about one check. Written only by vh_state_apply(); read by renderers. */
 struct vh_check_state {
-	const struct vh_check_config *config; /* borrowed from the frozen config */
+	const struct vh_check_config
+			*config; /* borrowed: the scheduler's copy of the check's config */
 	enum vh_status status; /* after rise/fall; UNKNOWN until it settles */
 	struct vh_check_result last; /* the latest run's own result */
 	bool has_run;
@@ -91,9 +92,15 @@ struct vh_snapshot {
 	size_t n_checks;
 	bool startup_complete; /* latched: every readiness check has passed once */
 	bool draining; /* shutting down: readiness fails whatever the checks say */
-	/* Moves whenever anything in the snapshot but the clock does (a run ends, a drain begins):
-	 * two snapshots with the same version and the same now_* render the same bodies. */
+	/* Moves whenever anything in the snapshot but the clock does (a run ends, a drain begins,
+	 * a config is reloaded): two snapshots with the same version and the same now_* render the
+	 * same bodies. */
 	uint64_t version;
+	/* Which config is in force: 1 for the one loaded at start, one more per applied reload;
+	 * 0 when unknown (a snapshot not made by the scheduler), and then renderers leave it out.
+	 */
+	uint64_t config_generation;
+	int64_t config_loaded_wall_ms; /* when that config was loaded */
 	int64_t now_mono_ms;
 	int64_t now_wall_ms;
 	int64_t started_mono_ms;

@@ -7,6 +7,8 @@
 
 #include "config_test.h"
 #include "vh/config.h"
+#include "vh/config_check.h"
+#include "vh/config_compare.h"
 #include "vh/config_value.h"
 
 /* A file with one check named "a" of type TYPE; REST is the JSON after the type. */
@@ -768,4 +770,157 @@ Test(config_value, hosts_and_nameservers) {
 	cr_assert(vh_config_value_check_http_url("http://[::1]:8080/health?x=1", msg, sizeof(msg)),
 			"%s", msg);
 	cr_assert(vh_config_value_check_http_url("http://web", msg, sizeof(msg)), "%s", msg);
+}
+
+/* Loads json from a temporary file. */
+static struct vh_config *load_text(const char *json) {
+	char path[64];
+	struct vh_config *config = load_ok(write_temp(json, path, sizeof(path)));
+	unlink(path);
+	return config;
+}
+
+/* One check of every type, each with strings to compare; VARIANT picks one setting to change. */
+static struct vh_config *load_variant(int variant) {
+	char json[2048];
+	snprintf(json, sizeof(json),
+			"{\"checks\": ["
+			"{\"name\": \"proc\", \"type\": \"process\", \"interval\": \"%s\","
+			" \"process\": {\"comm\": \"%s\"}},"
+			"{\"name\": \"mem\", \"type\": \"cgroup\", \"cgroup\": {\"path\": \"%s\"}},"
+			"{\"name\": \"db\", \"type\": \"postgres\", \"postgres\": {\"params\":"
+			" {\"host\": \"db\", \"password\": \"${VH_TEST_RELOAD_PW}\", \"dbname\": "
+			"\"%s\"}}},"
+			"{\"name\": \"cache\", \"type\": \"redis\", \"critical\": %s,"
+			" \"redis\": {\"host\": \"r\", \"password\": \"${VH_TEST_RELOAD_PW}\"}},"
+			"{\"name\": \"port\", \"type\": \"tcp\", \"tcp\": {\"host\": \"::1\", "
+			"\"port\": %d}},"
+			"{\"name\": \"web\", \"type\": \"http\", \"http\": {\"url\": \"http://w/\","
+			" \"body_contains\": \"%s\"}}"
+			"]}",
+			variant == 1 ? "2s" : "1s", variant == 1 ? "api2" : "api",
+			variant == 2 ? "/sys/fs/cgroup/b" : "/sys/fs/cgroup/a",
+			variant == 3 ? "veza2" : "veza", variant == 4 ? "false" : "true",
+			variant == 5 ? 5673 : 5672, variant == 6 ? "up" : "ok");
+	return load_text(json);
+}
+
+/* The names of the checks of a that have no equal (same name, same settings) in b. */
+static void unequal_names(
+		const struct vh_config *a, const struct vh_config *b, char *out, size_t len) {
+	out[0] = '\0';
+	for (size_t i = 0; i < a->n_checks; i++) {
+		bool equal = false;
+		for (size_t j = 0; j < b->n_checks && !equal; j++) {
+			equal = vh_config_check_equal(&a->checks[i], &b->checks[j]);
+		}
+		if (!equal) {
+			size_t used = strlen(out);
+			snprintf(out + used, len - used, "%s%s", used ? "," : "",
+					a->checks[i].name);
+		}
+	}
+}
+
+Test(config_reload, an_unchanged_file_keeps_every_check) {
+	cr_assert_eq(setenv("VH_TEST_RELOAD_PW", "pw-1", 1), 0);
+	struct vh_config *a = load_variant(0);
+	struct vh_config *b = load_variant(0);
+	char names[256];
+	unequal_names(a, b, names, sizeof(names));
+	cr_assert_str_empty(names, "every check is kept, the built-in sidecar too");
+	vh_config_destroy(a);
+	vh_config_destroy(b);
+	a = load_ok(FIXTURE("deps.json"));
+	b = load_ok(FIXTURE("deps.json"));
+	unequal_names(a, b, names, sizeof(names));
+	cr_assert_str_empty(names);
+	vh_config_destroy(a);
+	vh_config_destroy(b);
+}
+
+Test(config_reload, one_changed_setting_changes_one_check) {
+	static const char *const changed[] = {"", "proc", "mem", "db", "cache", "port", "web"};
+	char names[256];
+	cr_assert_eq(setenv("VH_TEST_RELOAD_PW", "pw-1", 1), 0);
+	struct vh_config *base = load_variant(0);
+	for (int v = 1; v < (int)VH_ARRAY_LEN(changed); v++) {
+		struct vh_config *next = load_variant(v);
+		unequal_names(next, base, names, sizeof(names));
+		cr_assert_str_eq(names, changed[v], "variant %d", v);
+		vh_config_destroy(next);
+	}
+	vh_config_destroy(base);
+}
+
+Test(config_reload, a_new_password_changes_the_checks_that_use_it) {
+	char names[256];
+	cr_assert_eq(setenv("VH_TEST_RELOAD_PW", "pw-1", 1), 0);
+	struct vh_config *a = load_variant(0);
+	cr_assert_eq(setenv("VH_TEST_RELOAD_PW", "pw-2", 1), 0);
+	struct vh_config *b = load_variant(0);
+	unequal_names(b, a, names, sizeof(names));
+	cr_assert_str_eq(names, "db,cache");
+	vh_config_destroy(a);
+	vh_config_destroy(b);
+}
+
+Test(config_reload, a_copy_is_equal_and_owns_its_strings) {
+	struct vh_config *configs[] = {
+			load_ok(FIXTURE("deps.json")), load_ok(FIXTURE("full.json"))};
+	for (size_t c = 0; c < VH_ARRAY_LEN(configs); c++) {
+		size_t n = configs[c]->n_checks;
+		struct vh_check_config *copies = calloc(n, sizeof(*copies));
+		for (size_t i = 0; i < n; i++) {
+			cr_assert(vh_config_check_copy(&copies[i], &configs[c]->checks[i]));
+			cr_assert(vh_config_check_equal(&copies[i], &configs[c]->checks[i]), "%s",
+					copies[i].name);
+		}
+		const struct vh_check_config *db = &copies[0];
+		if (db->type == VH_CHECK_POSTGRES) {
+			cr_assert_neq(db->u.postgres.keywords,
+					configs[c]->checks[0].u.postgres.keywords);
+		}
+		/* Under ASan or valgrind, reading a copy after its original went would show. */
+		vh_config_destroy(configs[c]);
+		if (db->type == VH_CHECK_POSTGRES) {
+			cr_assert_str_eq(db->u.postgres.values[0], "db.internal");
+			cr_assert_null(db->u.postgres.keywords[db->u.postgres.n_params]);
+		} else {
+			cr_assert_str_eq(db->u.process.pidfile, "/run/veza/api.pid");
+		}
+		for (size_t i = 0; i < n; i++) {
+			vh_config_check_free(&copies[i]);
+		}
+		free(copies);
+	}
+}
+
+Test(config_reload, settings_that_need_a_restart_are_kept) {
+	struct vh_config *running =
+			load_text("{\"service\": \"a\", \"listen\": [\"127.0.0.1:8099\"],"
+				  " \"dns\": {\"attempts\": 2}, \"history\": {\"results\": 10},"
+				  " \"checks\": [{\"name\": \"p\", \"type\": \"process\","
+				  " \"process\": {\"comm\": \"x\"}}]}");
+	struct vh_config *next = load_text(
+			"{\"service\": \"b\", \"listen\": [\":9000\"], \"shutdown_delay\": \"5s\","
+			" \"dns\": {\"attempts\": 3}, \"history\": {\"results\": 20},"
+			" \"checks\": [{\"name\": \"p\", \"type\": \"process\","
+			" \"process\": {\"comm\": \"x\"}}]}");
+	char names[64];
+	cr_assert_eq(vh_config_keep_fixed(running, next, names, sizeof(names)), 3);
+	cr_assert_str_eq(names, "listen, dns, history");
+	cr_assert_eq(next->n_listen, 1);
+	cr_assert_str_eq(next->listen[0].host, "127.0.0.1");
+	cr_assert_eq(next->listen[0].port, 8099);
+	cr_assert_eq(next->dns.attempts, 2);
+	cr_assert_eq(next->history.results, 10);
+	cr_assert_eq(next->checks[0].history.results, 10, "so the check itself is kept");
+	cr_assert(vh_config_check_equal(&running->checks[0], &next->checks[0]));
+	cr_assert_str_eq(next->service, "b", "the rest applies");
+	cr_assert_eq(next->shutdown_delay_ms, 5000);
+	cr_assert_eq(vh_config_keep_fixed(running, next, names, sizeof(names)), 0);
+	cr_assert_str_empty(names);
+	vh_config_destroy(running);
+	vh_config_destroy(next);
 }

@@ -1,5 +1,5 @@
 /* test_scheduler.c - the engine on a real event loop with fake probes: timeouts, late reports,
- * intervals, jitter and the startup latch. */
+ * intervals, jitter, the startup latch and reloads. */
 #include <criterion/criterion.h>
 #include <event2/event.h>
 #include <stdio.h>
@@ -83,12 +83,51 @@ static const struct vh_probe_ops fake_ops = {"fake", fake_start, fake_cancel, fa
 static struct event_base *base;
 static struct vh_scheduler *sched;
 static int destroyed;
+static int made; /* probes made so far */
+static char refused[VH_CONFIG_NAME_MAX]; /* the check whose probe cannot be made, or "" */
+
+static struct fake *new_fake(enum fake_mode mode) {
+	struct fake *fake = calloc(1, sizeof(*fake));
+	fake->mode = mode;
+	fake->destroyed = &destroyed;
+	fake->late = evtimer_new(base, on_late, fake);
+	return fake;
+}
+
+/* add_fake() picks the next probe's behaviour; without it, a check's name does: "hang..." hangs,
+ * "fail..." fails, the rest pass. The last probe made is kept for the test to look at. */
+static enum fake_mode *mode_override;
+static struct fake *last_fake;
+
+static bool make_probe(void *arg, const struct vh_check_config *config, struct vh_probe *out,
+		char *err, size_t err_len) {
+	if (strcmp(config->name, refused) == 0) {
+		snprintf(err, err_len, "cannot make the probe of \"%s\"", config->name);
+		return false;
+	}
+	enum fake_mode mode = FAKE_PASS;
+	if (mode_override) {
+		mode = *mode_override;
+	} else if (strncmp(config->name, "hang", 4) == 0) {
+		mode = FAKE_HANG;
+	} else if (strncmp(config->name, "fail", 4) == 0) {
+		mode = FAKE_FAIL;
+	}
+	last_fake = new_fake(mode);
+	made++;
+	*out = (struct vh_probe){&fake_ops, last_fake};
+	return true;
+}
 
 static void setup(void) {
 	char err[128];
 	base = event_base_new();
 	cr_assert_not_null(base);
-	sched = vh_scheduler_create(base, 42, err, sizeof(err));
+	destroyed = 0;
+	made = 0;
+	refused[0] = '\0';
+	mode_override = NULL;
+	sched = vh_scheduler_create(base, 42, make_probe, NULL, err, sizeof(err));
 	cr_assert_not_null(sched, "%s", err);
 	destroyed = 0;
 }
@@ -113,18 +152,17 @@ static struct vh_check_config make_config(const char *name, int64_t interval, in
 	config.stale_after_ms = 60000;
 	config.rise = 1;
 	config.fall = 1;
+	config.history.results = 32;
+	config.history.transitions = 32;
 	return config;
 }
 
 static struct fake *add_fake(const struct vh_check_config *config, enum fake_mode mode) {
 	char err[128];
-	struct fake *fake = calloc(1, sizeof(*fake));
-	fake->mode = mode;
-	fake->destroyed = &destroyed;
-	fake->late = evtimer_new(base, on_late, fake);
-	struct vh_probe probe = {&fake_ops, fake};
-	cr_assert(vh_scheduler_add(sched, config, probe, err, sizeof(err)), "%s", err);
-	return fake;
+	mode_override = &mode;
+	cr_assert(vh_scheduler_add(sched, config, err, sizeof(err)), "%s", err);
+	mode_override = NULL;
+	return last_fake;
 }
 
 static void run_loop_ms(int64_t ms) {
@@ -291,12 +329,219 @@ Test(scheduler, add_after_start_is_refused) {
 	b = make_config("b", 1000, 100);
 	add_fake(&a, FAKE_PASS);
 	start();
-	struct fake *fake = calloc(1, sizeof(*fake));
-	fake->destroyed = &destroyed;
-	struct vh_probe probe = {&fake_ops, fake};
-	cr_assert_not(vh_scheduler_add(sched, &b, probe, err, sizeof(err)));
+	cr_assert_not(vh_scheduler_add(sched, &b, err, sizeof(err)));
 	cr_assert_str_eq(err, "cannot add check \"b\": scheduler already started");
-	cr_assert_eq(destroyed, 1, "the scheduler owns the probe even when add fails");
+	cr_assert_eq(made, 1, "no probe is made for a refused check");
+}
+
+Test(scheduler, add_fails_when_the_probe_cannot_be_made) {
+	static struct vh_check_config a;
+	char err[128];
+	a = make_config("a", 1000, 100);
+	snprintf(refused, sizeof(refused), "a");
+	cr_assert_not(vh_scheduler_add(sched, &a, err, sizeof(err)));
+	cr_assert_str_eq(err, "cannot make the probe of \"a\"");
+	struct vh_snapshot snap;
+	vh_scheduler_snapshot(sched, "svc", &snap);
+	cr_assert_eq(snap.n_checks, 0);
+}
+
+Test(scheduler, the_state_points_at_the_schedulers_own_copy) {
+	struct vh_check_config *config = malloc(sizeof(*config));
+	char err[128];
+	*config = make_config("copied", 1000, 100);
+	cr_assert(vh_scheduler_add(sched, config, err, sizeof(err)), "%s", err);
+	free(config);
+	start();
+	run_loop_ms(30);
+	const struct vh_check_state *state = state_of("copied");
+	cr_assert_str_eq(state->config->name, "copied", "the caller's config may go at once");
+	cr_assert_eq(state->config->timeout_ms, 100);
+	cr_assert_eq(state->runs, 1);
+}
+
+TestSuite(scheduler_reload, .init = setup, .fini = teardown, .timeout = 20);
+
+static void reload(
+		const struct vh_check_config *checks, size_t n, struct vh_scheduler_reload *out) {
+	char err[128];
+	cr_assert(vh_scheduler_reload(sched, checks, n, out, err, sizeof(err)), "%s", err);
+}
+
+static struct vh_snapshot snapshot_now(void) {
+	struct vh_snapshot snap;
+	vh_scheduler_snapshot(sched, "svc", &snap);
+	return snap;
+}
+
+Test(scheduler_reload, keeps_removes_adds_and_moves_the_version) {
+	static struct vh_check_config first[2], second[2];
+	struct vh_scheduler_reload counts;
+	first[0] = make_config("kept", 20, 100);
+	first[1] = make_config("gone", 20, 100);
+	struct fake *kept = add_fake(&first[0], FAKE_PASS);
+	add_fake(&first[1], FAKE_PASS);
+	start();
+	run_loop_ms(110);
+	struct vh_snapshot before = snapshot_now();
+	cr_assert_eq(before.config_generation, 1);
+	uint64_t runs = state_of("kept")->runs;
+	cr_assert_geq(runs, 2);
+	int starts = kept->starts;
+
+	second[0] = make_config("added", 20, 100);
+	second[1] = first[0];
+	reload(second, 2, &counts);
+	cr_assert_eq(counts.kept, 1);
+	cr_assert_eq(counts.restarted, 0);
+	cr_assert_eq(counts.added, 1);
+	cr_assert_eq(counts.removed, 1);
+	cr_assert_eq(destroyed, 1, "only the removed check's probe goes");
+	struct vh_snapshot after = snapshot_now();
+	cr_assert_neq(after.version, before.version, "a reload changes what /health shows");
+	cr_assert_eq(after.config_generation, 2);
+	cr_assert_geq(after.config_loaded_wall_ms, before.config_loaded_wall_ms);
+	cr_assert_eq(after.n_checks, 2);
+	cr_assert_str_eq(after.checks[0].config->name, "added", "the new file's order");
+	cr_assert_str_eq(after.checks[1].config->name, "kept");
+	cr_assert_null(vh_snapshot_find(&after, "gone"));
+	const struct vh_check_state *state = state_of("kept");
+	cr_assert_eq(state->runs, runs, "the kept check's counters survive");
+	cr_assert_eq(vh_history_n_results(state->history), runs, "and so does its history");
+
+	run_loop_ms(110);
+	state = state_of("kept");
+	cr_assert_gt(state->runs, runs, "the kept check goes on counting");
+	cr_assert_gt(kept->starts, starts, "with the same probe");
+	cr_assert_eq(state->runs, (uint64_t)kept->starts);
+	cr_assert_geq(state_of("added")->runs, 2, "the added check runs");
+	cr_assert_eq(destroyed, 1);
+}
+
+Test(scheduler_reload, a_changed_check_starts_over_with_a_new_probe) {
+	static struct vh_check_config first, second;
+	struct vh_scheduler_reload counts;
+	first = make_config("pg", 20, 100);
+	struct fake *old = add_fake(&first, FAKE_PASS);
+	start();
+	run_loop_ms(70);
+	cr_assert_geq(state_of("pg")->runs, 2);
+	second = first;
+	second.timeout_ms = 90;
+	reload(&second, 1, &counts);
+	cr_assert_eq(counts.restarted, 1);
+	cr_assert_eq(counts.kept + counts.added + counts.removed, 0);
+	cr_assert_eq(destroyed, 1, "the old probe is gone");
+	cr_assert_neq(last_fake, old);
+	const struct vh_check_state *state = state_of("pg");
+	cr_assert_eq(state->runs, 0, "a fresh state");
+	cr_assert_eq(state->status, VH_STATUS_UNKNOWN);
+	cr_assert_eq(state->config->timeout_ms, 90);
+	cr_assert_eq(vh_history_n_results(state->history), 0);
+	run_loop_ms(30);
+	cr_assert_geq(state_of("pg")->runs, 1, "the new probe runs");
+}
+
+Test(scheduler_reload, an_added_check_waits_for_its_initial_delay) {
+	static struct vh_check_config first, second[2];
+	struct vh_scheduler_reload counts;
+	first = make_config("a", 1000, 100);
+	add_fake(&first, FAKE_PASS);
+	start();
+	run_loop_ms(20);
+	second[0] = first;
+	second[1] = make_config("b", 1000, 100);
+	second[1].initial_delay_ms = 150;
+	reload(second, 2, &counts);
+	run_loop_ms(60);
+	cr_assert_eq(state_of("b")->runs, 0);
+	run_loop_ms(200);
+	cr_assert_eq(state_of("b")->runs, 1);
+}
+
+Test(scheduler_reload, a_run_in_flight_is_cancelled_or_kept) {
+	static struct vh_check_config first[2], second;
+	struct vh_scheduler_reload counts;
+	first[0] = make_config("hang-gone", 1000, 5000);
+	first[1] = make_config("hang-kept", 1000, 60);
+	struct fake *gone = add_fake(&first[0], FAKE_HANG);
+	add_fake(&first[1], FAKE_HANG);
+	start();
+	run_loop_ms(20);
+	cr_assert_eq(gone->cancels, 0);
+	second = first[1];
+	reload(&second, 1, &counts);
+	cr_assert_eq(counts.removed, 1);
+	cr_assert_eq(destroyed, 1, "the removed check's run was cancelled, then destroyed");
+	/* The kept check's run in flight still meets its deadline, in its moved state. */
+	run_loop_ms(80);
+	const struct vh_check_state *state = state_of("hang-kept");
+	cr_assert_eq(state->runs, 1);
+	cr_assert_str_eq(state->last.output, "timeout after 60 ms");
+}
+
+Test(scheduler_reload, a_late_report_of_a_changed_check_is_dropped) {
+	static struct vh_check_config first, second;
+	struct vh_scheduler_reload counts;
+	first = make_config("late", 1000, 5000);
+	struct fake *fake = add_fake(&first, FAKE_LATE);
+	fake->late_ms = 50;
+	start();
+	run_loop_ms(20);
+	second = first;
+	second.interval_ms = 2000;
+	reload(&second, 1, &counts);
+	cr_assert_eq(counts.restarted, 1);
+	/* The old probe and its pending report are gone; under ASan a report into the freed runner
+	 * would be a use after free. */
+	run_loop_ms(100);
+	const struct vh_check_state *state = state_of("late");
+	cr_assert_str_neq(state->last.output, "late pass");
+}
+
+Test(scheduler_reload, a_failed_reload_changes_nothing) {
+	static struct vh_check_config first, second[2];
+	struct vh_scheduler_reload counts;
+	char err[128];
+	first = make_config("a", 20, 100);
+	add_fake(&first, FAKE_PASS);
+	start();
+	run_loop_ms(50);
+	struct vh_snapshot before = snapshot_now();
+	/* The snapshot's checks are the live states: keep the figure itself. */
+	uint64_t runs = before.checks[0].runs;
+	second[0] = first;
+	second[0].timeout_ms = 50;
+	second[1] = make_config("broken", 20, 100);
+	snprintf(refused, sizeof(refused), "broken");
+	cr_assert_not(vh_scheduler_reload(sched, second, 2, &counts, err, sizeof(err)));
+	cr_assert_str_eq(err, "cannot make the probe of \"broken\"");
+	cr_assert_eq(destroyed, 1, "only the probe made for the changed check went");
+	struct vh_snapshot after = snapshot_now();
+	cr_assert_eq(after.version, before.version);
+	cr_assert_eq(after.config_generation, 1);
+	cr_assert_eq(after.n_checks, 1);
+	cr_assert_eq(after.checks[0].config->timeout_ms, 100);
+	cr_assert_eq(after.checks[0].runs, runs);
+	run_loop_ms(50);
+	cr_assert_gt(state_of("a")->runs, runs, "the old check runs on");
+}
+
+Test(scheduler_reload, kept_states_do_not_point_into_the_callers_config) {
+	static struct vh_check_config first;
+	struct vh_scheduler_reload counts;
+	first = make_config("a", 1000, 100);
+	add_fake(&first, FAKE_PASS);
+	start();
+	run_loop_ms(20);
+	struct vh_check_config *next = malloc(sizeof(*next));
+	*next = first;
+	reload(next, 1, &counts);
+	cr_assert_eq(counts.kept, 1);
+	memset(next, 0xa5, sizeof(*next));
+	free(next);
+	cr_assert_str_eq(state_of("a")->config->name, "a");
+	cr_assert_eq(state_of("a")->config->timeout_ms, 100);
 }
 
 Test(scheduler_delay, interval_follows_status) {
