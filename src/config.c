@@ -1,6 +1,7 @@
 /* config.c - loads the JSON config file: ${VAR} expansion, strict validation, defaults. */
 #include "vh/config.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,8 +56,9 @@ struct timing {
 	bool from_defaults[T_COUNT];
 };
 
-static const char *const top_keys[] = {
-		"service", "listen", "dns", "history", "shutdown_delay", "defaults", "checks"};
+static const char *const top_keys[] = {"service", "listen", "dns", "history", "shutdown_delay",
+		"details", "trust_loopback", "token", "token_file", "defaults", "checks"};
+static const char *const details_names[] = {"authorized", "always", "never"};
 static const char *const check_keys[] = {"name", "type", "groups", "critical", "interval",
 		"timeout", "fail_interval", "unknown_interval", "initial_delay", "jitter",
 		"stale_after", "rise", "fall", "process", "cgroup", "postgres", "redis", "tcp",
@@ -542,6 +544,92 @@ static bool read_history(
 	return true;
 }
 
+/* RFC 6750's token68: what a client can send after "Bearer " without quoting. */
+static bool valid_token(const char *token) {
+	size_t len = strlen(token),
+	       n = strspn(token,
+			       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			       "0123456789-._~+/");
+	if (len < VH_CONFIG_TOKEN_MIN || len > VH_CONFIG_TOKEN_MAX || n == 0) {
+		return false;
+	}
+	return strspn(token + n, "=") == len - n;
+}
+
+static const char token_rule[] = "must be one token of 16 to 256 characters of A-Z, a-z, 0-9 "
+				 "and -._~+/ (= only at the end)";
+
+/* Read at load and at every reload, so a rotated token takes effect on SIGHUP. */
+static bool read_token_file(
+		const struct vh_config_reader *r, const char *path, struct vh_access_config *a) {
+	char buf[VH_CONFIG_TOKEN_MAX + 8];
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		return vh_config_read_fail(
+				r, NULL, "token_file", "cannot read %s: %s", path, strerror(errno));
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* One line, as `echo TOKEN > FILE` or a Kubernetes Secret writes it. */
+	while (n > 0 && strchr("\r\n \t", buf[n - 1])) {
+		buf[--n] = '\0';
+	}
+	bool ok = n < sizeof(buf) - 1 && valid_token(buf);
+	if (ok) {
+		memcpy(a->token, buf, n + 1); /* n <= VH_CONFIG_TOKEN_MAX, as valid_token() says */
+	}
+	memset(buf, 0, sizeof(buf));
+	return ok || vh_config_read_fail(r, NULL, "token_file", "%s %s", path, token_rule);
+}
+
+/* The token is a secret like a password: only from the environment or a file, never quoted. */
+static bool read_token(
+		const struct vh_config_reader *r, const json_t *root, struct vh_access_config *a) {
+	const json_t *v = json_object_get(root, "token");
+	if (!json_is_string(v)) {
+		return vh_config_read_fail(r, NULL, "token", "expected a string");
+	}
+	const char *token = json_string_value(v);
+	if (!vh_config_read_from_env(r, v, 0, strlen(token))) {
+		return vh_config_read_fail(r, NULL, "token",
+				"put the token in an environment variable "
+				"(\"${VEZA_HEALTH_TOKEN}\") or in token_file, not in the file");
+	}
+	if (!valid_token(token)) {
+		return vh_config_read_fail(r, NULL, "token", "%s", token_rule);
+	}
+	snprintf(a->token, sizeof(a->token), "%s", token);
+	return true;
+}
+
+static bool read_access(
+		const struct vh_config_reader *r, const json_t *root, struct vh_access_config *a) {
+	size_t details = VH_DETAILS_AUTHORIZED;
+	const char *token_file = NULL;
+	bool has_token = json_object_get(root, "token") != NULL;
+	a->trust_loopback = true;
+	if (!vh_config_read_choice(r, root, NULL, "details", "details", details_names,
+			    VH_ARRAY_LEN(details_names), &details) ||
+			!vh_config_read_bool(r, root, NULL, "trust_loopback", &a->trust_loopback) ||
+			!vh_config_read_string(r, root, NULL, "token_file", &token_file)) {
+		return false;
+	}
+	a->details = (enum vh_details)details;
+	if (has_token && token_file) {
+		return vh_config_read_fail(r, NULL, "token", "give token or token_file, not both");
+	}
+	if ((has_token || token_file) && a->details != VH_DETAILS_AUTHORIZED) {
+		return vh_config_read_fail(r, NULL, has_token ? "token" : "token_file",
+				"is only used with \"details\": \"authorized\"");
+	}
+	if (token_file) {
+		snprintf(a->token_file, sizeof(a->token_file), "%s", token_file);
+		return read_token_file(r, token_file, a);
+	}
+	return !has_token || read_token(r, root, a);
+}
+
 static bool read_config(
 		const struct vh_config_reader *r, const json_t *root, struct vh_config *config) {
 	struct timing defaults = {0};
@@ -551,6 +639,7 @@ static bool read_config(
 			!read_history(r, root, &config->history) ||
 			!vh_config_read_duration(r, root, NULL, "shutdown_delay", 0,
 					10 * 60 * MS_SECOND, &config->shutdown_delay_ms) ||
+			!read_access(r, root, &config->access) ||
 			!read_defaults(r, root, &defaults) ||
 			!read_checks(r, root, &defaults, config)) {
 		return false;
@@ -594,5 +683,6 @@ void vh_config_destroy(struct vh_config *config) {
 	}
 	free(config->checks);
 	free(config->path);
+	memset(config->access.token, 0, sizeof(config->access.token));
 	free(config);
 }

@@ -385,6 +385,20 @@ static json_t *check_json(const struct vh_check_config *c) {
 	return obj;
 }
 
+/* The token itself is never printed; "<redacted>" says that one is set, and a dump that is
+ * loaded again needs the real one back in the environment. */
+static int access_json(json_t *root, const struct vh_access_config *a) {
+	static const char *const names[] = {"authorized", "always", "never"};
+	int rc = json_object_set_new(root, "details", json_string(names[a->details]));
+	rc |= json_object_set_new(root, "trust_loopback", json_boolean(a->trust_loopback));
+	if (a->token_file[0]) {
+		rc |= set_string(root, "token_file", a->token_file);
+	} else if (a->token[0]) {
+		rc |= json_object_set_new(root, "token", json_string(redacted));
+	}
+	return rc;
+}
+
 static json_t *config_json(const struct vh_config *config) {
 	json_t *root = json_object(), *listen = json_array(), *checks = json_array();
 	int rc = root && listen && checks ? 0 : -1;
@@ -403,6 +417,7 @@ static json_t *config_json(const struct vh_config *config) {
 						(json_int_t)config->history.results, "transitions",
 						(json_int_t)config->history.transitions));
 		rc |= set_duration(root, "shutdown_delay", config->shutdown_delay_ms);
+		rc |= access_json(root, &config->access);
 		rc |= json_object_set(root, "checks", checks);
 	}
 	json_decref(listen);
@@ -416,6 +431,9 @@ static json_t *config_json(const struct vh_config *config) {
 
 static void collect_secrets(const struct vh_config *config) {
 	n_dump_secrets = 0;
+	if (config->access.token[0]) {
+		dump_secrets[n_dump_secrets++] = config->access.token;
+	}
 	for (size_t i = 0; i < config->n_checks; i++) {
 		const struct vh_check_config *c = &config->checks[i];
 		if (c->type == VH_CHECK_POSTGRES) {

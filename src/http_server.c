@@ -45,6 +45,7 @@ enum conn_phase {
 	CONN_READING, /* part of a request head received */
 	CONN_WRITING, /* a reply that would not fit the socket buffer is going out */
 	CONN_LINGERING, /* half-closed after an error, discarding input until EOF */
+	CONN_PARKED, /* a /drain waiting for the drain to end; reads nothing meanwhile */
 };
 
 struct conn {
@@ -52,7 +53,10 @@ struct conn {
 	evutil_socket_t fd;
 	struct event ev;
 	enum conn_phase phase;
+	bool loopback; /* the peer is 127.0.0.0/8 or ::1: see vh_responder_set_access() */
 	bool close_after_write;
+	/* What the reply to a parked /drain needs to know of its request. */
+	struct vh_http_request parked;
 	int64_t deadline_ms;
 	char *in; /* a request head that arrived in pieces; VH_HTTP_HEAD_MAX bytes when set */
 	size_t in_len;
@@ -206,6 +210,10 @@ static bool send_reply(struct conn *c, const struct vh_http_request *request,
 	return (size_t)sent == total || keep_unsent(c, iov, n_iov, (size_t)sent);
 }
 
+/* Parked connections wait for no event, only for vh_http_server_drained() or the longest
+ * shutdown_delay the config allows. */
+#define PARK_TIMEOUT_MS (11 * 60 * 1000)
+
 /* After a reply that ends the connection: a body or an error leaves unread bytes that a plain
  * close would turn into a reset, which can destroy the reply in flight. */
 static void finish_closing(struct conn *c, bool unread) {
@@ -227,7 +235,16 @@ static ssize_t serve_requests(struct conn *c, const char *buf, size_t len) {
 		if (parsed == VH_HTTP_PARSE_MORE) {
 			break;
 		}
-		vh_responder_answer(c->server->responder, &request, &reply);
+		vh_responder_answer(c->server->responder, &request, c->loopback, &reply);
+		if (reply.wait_for_drain) {
+			c->phase = CONN_PARKED;
+			c->parked = request;
+			c->parked.target = c->parked.accept = c->parked.authorization =
+					(struct vh_http_slice){NULL, 0};
+			conn_touch(c);
+			return conn_arm(c, 0, PARK_TIMEOUT_MS) ? (ssize_t)(used + request.head_len)
+							       : (conn_free(c), -1);
+		}
 		bool keep_alive = parsed == VH_HTTP_PARSE_DONE && request.keep_alive;
 		if (!send_reply(c, &request, &reply, keep_alive)) {
 			conn_free(c);
@@ -278,7 +295,7 @@ static void serve_and_wait(struct conn *c, const char *buf, size_t len) {
 		conn_free(c);
 		return;
 	}
-	if (c->phase == CONN_WRITING) {
+	if (c->phase == CONN_WRITING || c->phase == CONN_PARKED) {
 		return;
 	}
 	if (c->in_len == 0) {
@@ -372,6 +389,8 @@ static void on_conn_event(evutil_socket_t fd, short what, void *arg) {
 			on_lingering(c);
 		}
 		return;
+	case CONN_PARKED:
+		return;
 	}
 }
 
@@ -382,6 +401,23 @@ static void evict_one(struct vh_http_server *server) {
 	if (oldest) {
 		conn_free(oldest);
 	}
+}
+
+static bool is_loopback(const struct sockaddr *addr, int socklen) {
+	if (addr->sa_family == AF_INET && socklen >= (int)sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (addr->sa_family == AF_INET6 && socklen >= (int)sizeof(struct sockaddr_in6)) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)addr)->sin6_addr;
+		static const unsigned char v4_mapped[12] = {
+				0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+		/* ::1, or 127.x.y.z reaching a dual-stack listener as ::ffff:127.x.y.z. */
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+				(memcmp(a->s6_addr, v4_mapped, sizeof(v4_mapped)) == 0 &&
+						a->s6_addr[12] == 127);
+	}
+	return false;
 }
 
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *addr,
@@ -399,6 +435,7 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	c->server = server;
 	c->fd = fd;
 	c->phase = CONN_IDLE;
+	c->loopback = is_loopback(addr, socklen);
 	event_assign(&c->ev, server->base, fd, EV_READ | EV_PERSIST, on_conn_event, c);
 	TAILQ_INSERT_TAIL(&server->conns, c, lru);
 	server->n_conns++;
@@ -496,6 +533,7 @@ static size_t connection_cap(void) {
 
 struct vh_http_server *vh_http_server_create(struct event_base *base, const char *service,
 		const struct vh_listen *listen, size_t n_listen, const struct vh_scheduler *sched,
+		const struct vh_access_config *access, vh_responder_drain_fn drain, void *drain_arg,
 		char *err, size_t err_len) {
 	struct vh_http_server *server = calloc(1, sizeof(*server));
 	if (!server) {
@@ -505,7 +543,8 @@ struct vh_http_server *vh_http_server_create(struct event_base *base, const char
 	server->base = base;
 	TAILQ_INIT(&server->conns);
 	server->max_conns = connection_cap();
-	server->responder = vh_responder_create(service, sched, err, err_len);
+	server->responder =
+			vh_responder_create(service, sched, access, drain, drain_arg, err, err_len);
 	if (!server->responder) {
 		goto error;
 	}
@@ -525,6 +564,46 @@ struct vh_http_server *vh_http_server_create(struct event_base *base, const char
 error:
 	vh_http_server_destroy(server);
 	return NULL;
+}
+
+void vh_http_server_set_access(
+		struct vh_http_server *server, const struct vh_access_config *access) {
+	vh_responder_set_access(server->responder, access);
+}
+
+static struct conn *first_parked(struct vh_http_server *server) {
+	struct conn *c;
+	TAILQ_FOREACH(c, &server->conns, lru) {
+		if (c->phase == CONN_PARKED) {
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Answering may close or move a connection in the list, so each round starts over; few
+ * connections ever wait on /drain. */
+void vh_http_server_drained(struct vh_http_server *server) {
+	struct conn *c;
+	while ((c = first_parked(server))) {
+		struct vh_reply reply;
+		vh_responder_drained(server->responder, &reply);
+		bool keep_alive = c->parked.keep_alive;
+		c->phase = CONN_IDLE;
+		if (!send_reply(c, &c->parked, &reply, keep_alive)) {
+			conn_free(c);
+		} else if (c->out) {
+			c->phase = CONN_WRITING;
+			c->close_after_write = !keep_alive;
+			if (!conn_arm(c, EV_WRITE, WRITE_TIMEOUT_MS)) {
+				conn_free(c);
+			}
+		} else if (!keep_alive) {
+			finish_closing(c, c->in_len > 0);
+		} else {
+			serve_and_wait(c, c->in ? c->in : server->scratch, c->in_len);
+		}
+	}
 }
 
 void vh_http_server_destroy(struct vh_http_server *server) {

@@ -221,7 +221,9 @@ struct daemon {
 	struct event *sigint;
 	struct event *sighup;
 	struct event *drained; /* ends the drain after shutdown_delay */
-	bool draining;
+	bool draining; /* readiness fails from now on */
+	bool drain_over; /* shutdown_delay has passed since the drain began */
+	bool exit_when_drained; /* a SIGTERM asked for the exit; a /drain alone does not */
 };
 
 /* libevent's own warnings (a failed connect inside evhttp, say) would otherwise reach stderr as
@@ -236,34 +238,63 @@ static void on_libevent_log(int severity, const char *msg) {
 	vh_log(level, "libevent", "detail", msg, NULL);
 }
 
-static void on_drained(evutil_socket_t fd, short what, void *arg) {
-	struct daemon *d = arg;
-	vh_log(VH_LOG_INFO, "shutting down", "after", "shutdown_delay", NULL);
+static void exit_now(struct daemon *d, const char *key, const char *value) {
+	vh_log(VH_LOG_INFO, "shutting down", key, value, NULL);
 	event_base_loopexit(d->base, NULL);
 }
 
-/* The first SIGTERM drains: readiness turns 503 at once so the load balancer stops sending, while
- * liveness stays 200 and the checks keep running, and the daemon exits after shutdown_delay. A
- * SIGINT (a person at a terminal), a second signal or a zero delay exits at once. */
+static void on_drained(evutil_socket_t fd, short what, void *arg) {
+	struct daemon *d = arg;
+	d->drain_over = true;
+	vh_http_server_drained(d->http);
+	if (d->exit_when_drained) {
+		exit_now(d, "after", "shutdown_delay");
+	}
+}
+
+/* Readiness turns 503 at once so the load balancer stops sending, while liveness stays 200 and
+ * the checks keep running, until shutdown_delay has passed. Returns false when the timer that
+ * ends it cannot be armed. */
+static bool start_drain(struct daemon *d, const char *key, const char *value) {
+	int64_t delay_ms = d->config->shutdown_delay_ms;
+	struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
+	char delay[32];
+	d->draining = true;
+	vh_scheduler_drain(d->sched);
+	if (evtimer_add(d->drained, &tv) != 0) {
+		vh_log(VH_LOG_ERROR, "cannot arm the drain timer; exiting now", NULL);
+		return false;
+	}
+	vh_log(VH_LOG_INFO, "draining", key, value, "drain_for",
+			vh_clock_format_duration(delay_ms, delay, sizeof(delay)), NULL);
+	return true;
+}
+
+/* GET /drain (a Kubernetes preStop hook): the same drain as SIGTERM's, without the exit, which
+ * is the container's own SIGTERM to ask for. */
+static bool on_drain_request(void *arg) {
+	struct daemon *d = arg;
+	if (!d->draining && !start_drain(d, "cause", "/drain")) {
+		/* Without its timer the drain would never end; answer now rather than never. */
+		d->drain_over = true;
+	}
+	return d->drain_over;
+}
+
+/* The first SIGTERM drains and then exits; if a /drain began the drain, the exit waits for its
+ * end, and if the drain is over, it is at once. A SIGINT (a person at a terminal), a second
+ * SIGTERM or a zero delay exits at once. */
 static void on_signal(evutil_socket_t signum, short what, void *arg) {
 	struct daemon *d = arg;
 	const char *name = signum == SIGTERM ? "SIGTERM" : "SIGINT";
-	int64_t delay_ms = d->config->shutdown_delay_ms;
-	struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
-	if (signum == SIGTERM && !d->draining && delay_ms > 0) {
-		char delay[32];
-		d->draining = true;
-		vh_scheduler_drain(d->sched);
-		if (evtimer_add(d->drained, &tv) == 0) {
-			vh_log(VH_LOG_INFO, "draining", "signal", name, "exit_in",
-					vh_clock_format_duration(delay_ms, delay, sizeof(delay)),
-					NULL);
+	bool first = !d->exit_when_drained;
+	d->exit_when_drained = true;
+	if (signum == SIGTERM && first && d->config->shutdown_delay_ms > 0 && !d->drain_over) {
+		if (d->draining || start_drain(d, "signal", name)) {
 			return;
 		}
-		vh_log(VH_LOG_ERROR, "cannot arm the drain timer; exiting now", NULL);
 	}
-	vh_log(VH_LOG_INFO, "shutting down", "signal", name, NULL);
-	event_base_loopexit(d->base, NULL);
+	exit_now(d, "signal", name);
 }
 
 /* Reads the config file again for a reload, with --listen winning over the file's listen as it
@@ -320,6 +351,7 @@ static void on_sighup(evutil_socket_t signum, short what, void *arg) {
 		return;
 	}
 	snprintf(d->service, sizeof(d->service), "%s", next->service);
+	vh_http_server_set_access(d->http, &next->access);
 	vh_config_destroy(d->config);
 	d->config = next;
 	log_reloaded(d->sched, &counts);
@@ -359,7 +391,7 @@ static bool daemon_start(struct daemon *d, char *err, size_t err_len) {
 	}
 	snprintf(d->service, sizeof(d->service), "%s", d->config->service);
 	d->http = vh_http_server_create(d->base, d->service, d->config->listen, d->config->n_listen,
-			d->sched, err, err_len);
+			d->sched, &d->config->access, on_drain_request, d, err, err_len);
 	if (!d->http) {
 		return false;
 	}

@@ -64,6 +64,7 @@ bool vh_render_shows(const struct vh_request *request, const struct vh_check_sta
 				!vh_render_excluded(request, check->config->name);
 	case VH_REQUEST_METRICS:
 	case VH_REQUEST_HISTORY:
+	case VH_REQUEST_DRAIN:
 	case VH_REQUEST_NOT_FOUND:
 		break;
 	}

@@ -109,6 +109,25 @@ static json_t *notes_array(const struct vh_snapshot *snapshot, const struct vh_r
 	return notes;
 }
 
+/* Without details: the overall status and each check's, keyed by check name. */
+static json_t *statuses_only(const struct vh_snapshot *snapshot, const struct vh_request *request) {
+	json_t *root = json_object();
+	json_t *checks = json_object();
+	json_object_set_new(root, "status",
+			json_string(vh_status_name(vh_render_overall(snapshot, request))));
+	for (size_t i = 0; i < snapshot->n_checks; i++) {
+		const struct vh_check_state *check = &snapshot->checks[i];
+		if (vh_render_shows(request, check)) {
+			enum vh_status status = vh_render_check_status(
+					check, request->kind, snapshot->now_mono_ms);
+			json_object_set_new(checks, check->config->name,
+					json_pack("[{s:s}]", "status", vh_status_name(status)));
+		}
+	}
+	json_object_set_new(root, "checks", checks);
+	return root;
+}
+
 static json_t *body(const struct vh_snapshot *snapshot, const struct vh_request *request) {
 	const char *service = snapshot->service ? snapshot->service : "";
 	json_t *root = json_object();
@@ -152,7 +171,8 @@ static json_t *body(const struct vh_snapshot *snapshot, const struct vh_request 
 
 int vh_render_health_json(const struct vh_snapshot *snapshot, const struct vh_request *request,
 		struct evbuffer *out) {
-	json_t *root = body(snapshot, request);
+	json_t *root = request->details ? body(snapshot, request)
+					: statuses_only(snapshot, request);
 	vh_render_json_append(root, out);
 	json_decref(root);
 	/* The draft: pass and warn answer 2xx, fail answers 4xx-5xx. */

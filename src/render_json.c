@@ -144,6 +144,23 @@ static void add_config(json_t *root, const struct vh_snapshot *snapshot) {
 	json_object_set_new(root, "config", config);
 }
 
+/* Without details (see "details" in docs/configuration.md) a body names each check and its
+ * status, and nothing a check found: no outputs, timings, versions or service facts. */
+static json_t *statuses_only(json_t *root, json_t *checks, const struct vh_snapshot *snapshot,
+		const struct vh_request *request) {
+	for (size_t i = 0; i < snapshot->n_checks; i++) {
+		const struct vh_check_state *check = &snapshot->checks[i];
+		if (vh_render_shows(request, check)) {
+			json_object_set_new(checks, check->config->name,
+					json_pack("{s:s}", "status",
+							check_word(check, request->kind,
+									snapshot->now_mono_ms)));
+		}
+	}
+	json_object_set_new(root, "checks", checks);
+	return root;
+}
+
 static json_t *probe_body(
 		const struct vh_snapshot *snapshot, const struct vh_request *request, bool passes) {
 	enum vh_probe_kind kind = request->kind;
@@ -156,6 +173,9 @@ static json_t *probe_body(
 		status = "draining";
 	}
 	json_object_set_new(root, "status", json_string(status));
+	if (!request->details) {
+		return statuses_only(root, checks, snapshot, request);
+	}
 	json_object_set_new(
 			root, "service", json_string(snapshot->service ? snapshot->service : ""));
 	json_object_set_new(root, "timestamp", json_integer(snapshot->now_wall_ms / 1000));
@@ -186,6 +206,12 @@ static json_t *check_body(const struct vh_snapshot *snapshot, const struct vh_re
 		/* The HTTP layer answers 404 first; this only keeps a misuse from crashing. */
 		json_object_set_new(root, "status", json_string("unknown"));
 		json_object_set_new(root, "error", json_string("no such check"));
+		return root;
+	}
+	if (!request->details) {
+		json_object_set_new(root, "status",
+				json_string(check_word(
+						check, request->kind, snapshot->now_mono_ms)));
 		return root;
 	}
 	add_check_fields(root, check, request->kind, snapshot->now_mono_ms);

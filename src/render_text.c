@@ -50,7 +50,7 @@ static void add_detail(struct evbuffer *out, const struct vh_check_state *check,
 /* "[+]NAME ok (...)", "[+]NAME warn: WHY (...)" or "[-]NAME failed: WHY (...)": the sign says
  * whether the check lets the probe pass, the word what it found. */
 static void add_line(struct evbuffer *out, const struct vh_check_state *check,
-		enum vh_probe_kind kind, int64_t now_mono_ms) {
+		enum vh_probe_kind kind, int64_t now_mono_ms, bool details) {
 	char reason[VH_RENDER_REASON_MAX];
 	bool passes = vh_state_check_passes(check, kind, now_mono_ms);
 	enum vh_status effective = vh_state_effective(check, now_mono_ms);
@@ -58,11 +58,17 @@ static void add_line(struct evbuffer *out, const struct vh_check_state *check,
 	evbuffer_add_printf(out, "[%c]%s ", passes ? '+' : '-', check->config->name);
 	if (passes && effective == VH_STATUS_PASS) {
 		evbuffer_add_printf(out, "ok");
+	} else if (!details) {
+		/* The status word alone: the reason is a detail. */
+		evbuffer_add_printf(out, "%s\n", passes ? vh_status_name(effective) : "failed");
+		return;
 	} else {
 		evbuffer_add_printf(out, "%s: ", passes ? vh_status_name(effective) : "failed");
 		add_clean(out, reason);
 	}
-	add_detail(out, check, effective, reason, now_mono_ms);
+	if (details) {
+		add_detail(out, check, effective, reason, now_mono_ms);
+	}
 	evbuffer_add_printf(out, "\n");
 }
 
@@ -108,11 +114,13 @@ static int probe_body(const struct vh_snapshot *snapshot, const struct vh_reques
 		if (vh_render_excluded(request, check->config->name)) {
 			evbuffer_add_printf(out, "[+]%s excluded: ok\n", check->config->name);
 		} else {
-			add_line(out, check, request->kind, snapshot->now_mono_ms);
+			add_line(out, check, request->kind, snapshot->now_mono_ms,
+					request->details);
 		}
 	}
 	add_unmatched(out, snapshot, request);
-	if (request->kind == VH_PROBE_HEALTH && snapshot->config_generation > 0) {
+	if (request->kind == VH_PROBE_HEALTH && snapshot->config_generation > 0 &&
+			request->details) {
 		char loaded[40];
 		evbuffer_add_printf(out, "config generation %" PRIu64 " loaded %s\n",
 				snapshot->config_generation,
@@ -136,9 +144,11 @@ static int check_body(const struct vh_snapshot *snapshot, const struct vh_reques
 		/* The HTTP layer answers 404 first; this only keeps a misuse from crashing. */
 		evbuffer_add_printf(out, "internal server error: no such check\n");
 	} else if (request->verbose) {
-		add_line(out, check, request->kind, snapshot->now_mono_ms);
+		add_line(out, check, request->kind, snapshot->now_mono_ms, request->details);
 	} else if (passes) {
 		evbuffer_add_printf(out, "ok");
+	} else if (!request->details) {
+		evbuffer_add_printf(out, "internal server error: check failed\n");
 	} else {
 		evbuffer_add_printf(out, "internal server error: ");
 		add_clean(out,

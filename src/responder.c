@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "vh/clock.h"
@@ -24,8 +25,8 @@
 #define SERVER_TIMING_CAP 4096
 /* Longer Accept headers are ignored (the default format applies): nothing real sends one. */
 #define ACCEPT_CAP 1024
-/* One cached answer per probe kind, format and verbosity. */
-#define CACHE_SLOTS (4 * 3 * 2)
+/* One cached answer per probe kind, format, verbosity and whether details show. */
+#define CACHE_SLOTS (4 * 3 * 2 * 2)
 
 struct cached_answer {
 	bool valid;
@@ -41,6 +42,10 @@ struct cached_answer {
 struct vh_responder {
 	const char *service;
 	const struct vh_scheduler *sched;
+	vh_responder_drain_fn drain;
+	void *drain_arg;
+	struct vh_access_config access;
+	size_t token_len;
 	char libpq_version[16];
 	char hiredis_version[16];
 	struct vh_build_info build;
@@ -57,6 +62,10 @@ static const char *reason_phrase(int code) {
 		return "OK";
 	case 400:
 		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
 	case 404:
 		return "Not Found";
 	case 405:
@@ -79,8 +88,9 @@ static const char *reason_phrase(int code) {
 	return "Error";
 }
 
-struct vh_responder *vh_responder_create(
-		const char *service, const struct vh_scheduler *sched, char *err, size_t err_len) {
+struct vh_responder *vh_responder_create(const char *service, const struct vh_scheduler *sched,
+		const struct vh_access_config *access, vh_responder_drain_fn drain, void *drain_arg,
+		char *err, size_t err_len) {
 	struct vh_responder *r = calloc(1, sizeof(*r));
 	if (!r || !(r->scratch = evbuffer_new())) {
 		snprintf(err, err_len, "out of memory");
@@ -89,7 +99,10 @@ struct vh_responder *vh_responder_create(
 	}
 	r->service = service;
 	r->sched = sched;
+	r->drain = drain;
+	r->drain_arg = drain_arg;
 	r->date_s = -1;
+	vh_responder_set_access(r, access);
 	vh_pg_library_version(r->libpq_version, sizeof(r->libpq_version));
 	vh_redis_library_version(r->hiredis_version, sizeof(r->hiredis_version));
 	r->build = (struct vh_build_info){.version = VH_VERSION,
@@ -112,7 +125,64 @@ void vh_responder_destroy(struct vh_responder *r) {
 	if (r->scratch) {
 		evbuffer_free(r->scratch);
 	}
+	memset(&r->access, 0, sizeof(r->access));
 	free(r);
+}
+
+void vh_responder_set_access(struct vh_responder *r, const struct vh_access_config *access) {
+	r->access = *access;
+	r->token_len = strlen(r->access.token);
+}
+
+/* Constant time in what the client sent: every byte of the token is looked at, whatever
+ * differs first, so timing tells an attacker nothing about how much of a guess was right. */
+static bool token_matches(const struct vh_responder *r, struct vh_http_slice given) {
+	unsigned diff = given.len != r->token_len;
+	for (size_t i = 0; i < r->token_len; i++) {
+		unsigned char g = i < given.len ? (unsigned char)given.p[i] : 0;
+		diff |= (unsigned char)r->access.token[i] ^ g;
+	}
+	return diff == 0;
+}
+
+/* "Bearer TOKEN" (RFC 6750; the scheme in any case): the token, or an empty slice. */
+static struct vh_http_slice bearer_token(struct vh_http_slice auth) {
+	struct vh_http_slice none = {NULL, 0};
+	if (auth.len < 7 || strncasecmp(auth.p, "bearer ", 7) != 0) {
+		return none;
+	}
+	struct vh_http_slice token = {auth.p + 7, auth.len - 7};
+	while (token.len > 0 && *token.p == ' ') {
+		token.p++;
+		token.len--;
+	}
+	return token;
+}
+
+enum access_answer {
+	ACCESS_GRANTED,
+	ACCESS_NEEDS_TOKEN, /* 401: a token would do */
+	ACCESS_FORBIDDEN, /* 403: nothing would */
+};
+
+static enum access_answer access_for(const struct vh_responder *r,
+		const struct vh_http_request *request, bool loopback) {
+	switch (r->access.details) {
+	case VH_DETAILS_ALWAYS:
+		return ACCESS_GRANTED;
+	case VH_DETAILS_NEVER:
+		return ACCESS_FORBIDDEN;
+	case VH_DETAILS_AUTHORIZED:
+		break;
+	}
+	if (loopback && r->access.trust_loopback) {
+		return ACCESS_GRANTED;
+	}
+	if (r->token_len == 0) {
+		return ACCESS_FORBIDDEN;
+	}
+	struct vh_http_slice token = bearer_token(request->authorization);
+	return token.len > 0 && token_matches(r, token) ? ACCESS_GRANTED : ACCESS_NEEDS_TOKEN;
 }
 
 /* RFC 9110 wants a Date from a server with a clock; formatting it once a second keeps it cheap. */
@@ -199,7 +269,11 @@ static void answer_rendered(struct vh_responder *r, const struct vh_snapshot *sn
 	char extra[SERVER_TIMING_CAP + 64];
 	evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
 	int status = vh_render(snapshot, request, r->scratch);
-	server_timing(snapshot, request, timing, SERVER_TIMING_CAP);
+	if (request->details) {
+		server_timing(snapshot, request, timing, SERVER_TIMING_CAP);
+	} else {
+		timing[0] = '\0'; /* durations are details */
+	}
 	snprintf(extra, sizeof(extra), "%s%s%s", timing[0] ? "Server-Timing: " : "", timing,
 			timing[0] ? "\r\n" : "");
 	reply_from(r, status, vh_render_content_type(request->format), extra, snapshot->now_wall_ms,
@@ -235,8 +309,8 @@ static bool refill(struct vh_responder *r, struct cached_answer *c,
  * (ages, uptime) and second (timestamp, Date). */
 static void answer_cached(struct vh_responder *r, const struct vh_snapshot *snapshot,
 		const struct vh_request *request, struct vh_reply *reply) {
-	size_t slot = ((size_t)request->kind * 3 + (size_t)request->format) * 2 +
-			(request->verbose ? 1 : 0);
+	size_t slot = (size_t)request->kind * 3 + (size_t)request->format;
+	slot = (slot * 2 + (request->verbose ? 1 : 0)) * 2 + (request->details ? 1 : 0);
 	struct cached_answer *c = &r->cache[slot % CACHE_SLOTS];
 	bool fresh = c->valid && c->version == snapshot->version &&
 			c->mono_ms == snapshot->now_mono_ms &&
@@ -305,7 +379,47 @@ static void answer_history(
 }
 
 /* The router wants NUL-terminated strings; the parser bounds the target at 4 KiB. */
-static void route(struct vh_responder *r, const struct vh_http_request *http,
+/* /debug/history and /drain are nothing but details, so without access they are refused. */
+static void answer_denied(struct vh_responder *r, enum access_answer access, bool sent_token,
+		struct vh_reply *reply) {
+	if (access == ACCESS_FORBIDDEN) {
+		answer_error(r, 403,
+				r->access.details == VH_DETAILS_NEVER
+						? "forbidden: the config says \"details\": "
+						  "\"never\""
+						: "forbidden: no token is configured, and this "
+						  "client is "
+						  "not a trusted loopback one",
+				"", reply);
+		return;
+	}
+	/* RFC 6750 3: say which scheme, and whether the token sent was wrong. */
+	answer_error(r, 401,
+			r->access.trust_loopback ? "authorization required: send \"Authorization: "
+						   "Bearer TOKEN\", or connect from loopback"
+						 : "authorization required: send \"Authorization: "
+						   "Bearer TOKEN\"",
+			sent_token ? "WWW-Authenticate: Bearer realm=\"veza-health\", "
+				     "error=\"invalid_token\"\r\n"
+				   : "WWW-Authenticate: Bearer realm=\"veza-health\"\r\n",
+			reply);
+}
+
+void vh_responder_drained(struct vh_responder *r, struct vh_reply *reply) {
+	evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
+	evbuffer_add_printf(r->scratch, "{\"status\":\"drained\"}");
+	reply_from(r, 200, "application/json", "", vh_clock_wall_ms(), reply);
+}
+
+static void answer_drain(struct vh_responder *r, struct vh_reply *reply) {
+	if (r->drain(r->drain_arg)) {
+		vh_responder_drained(r, reply);
+		return;
+	}
+	reply->wait_for_drain = true;
+}
+
+static void route(struct vh_responder *r, const struct vh_http_request *http, bool loopback,
 		struct vh_reply *reply) {
 	char target[VH_HTTP_HEAD_MAX + 1];
 	char accept[ACCEPT_CAP];
@@ -327,11 +441,21 @@ static void route(struct vh_responder *r, const struct vh_http_request *http,
 		answer_error(r, 400, err, "", reply);
 		return;
 	}
+	if (request.target == VH_REQUEST_DRAIN && !r->drain) {
+		request.target = VH_REQUEST_NOT_FOUND;
+	}
+	enum access_answer access = access_for(r, http, loopback);
+	request.details = access == ACCESS_GRANTED;
+	bool protected = request.target == VH_REQUEST_HISTORY || request.target == VH_REQUEST_DRAIN;
+	if (protected && access != ACCESS_GRANTED) {
+		answer_denied(r, access, http->authorization.len > 0, reply);
+		return;
+	}
 	switch (request.target) {
 	case VH_REQUEST_NOT_FOUND:
 		answer_error(r, 404,
-				"not found; try /live, /ready, /startup, /health, /metrics or "
-				"/debug/history",
+				"not found; try /live, /ready, /startup, /health, /metrics, "
+				"/debug/history or /drain",
 				"", reply);
 		return;
 	case VH_REQUEST_METRICS:
@@ -339,6 +463,9 @@ static void route(struct vh_responder *r, const struct vh_http_request *http,
 		return;
 	case VH_REQUEST_HISTORY:
 		answer_history(r, &request, reply);
+		return;
+	case VH_REQUEST_DRAIN:
+		answer_drain(r, reply);
 		return;
 	case VH_REQUEST_PROBE:
 	case VH_REQUEST_CHECK:
@@ -348,7 +475,8 @@ static void route(struct vh_responder *r, const struct vh_http_request *http,
 }
 
 void vh_responder_answer(struct vh_responder *r, const struct vh_http_request *request,
-		struct vh_reply *reply) {
+		bool loopback, struct vh_reply *reply) {
+	memset(reply, 0, sizeof(*reply));
 	if (request->error_status) {
 		answer_error(r, request->error_status, request->error, "", reply);
 	} else if (request->method == VH_HTTP_OTHER) {
@@ -357,6 +485,6 @@ void vh_responder_answer(struct vh_responder *r, const struct vh_http_request *r
 	} else if (request->has_body) {
 		answer_error(r, 413, "request bodies are not accepted", "", reply);
 	} else {
-		route(r, request, reply);
+		route(r, request, loopback, reply);
 	}
 }

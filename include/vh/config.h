@@ -179,6 +179,28 @@ struct vh_dns_config {
 	unsigned attempts; /* default 2 */
 };
 
+/* Who sees the details of an answer (outputs, timings, history) and may call /drain; status
+ * codes and the statuses themselves are shown to everyone, whatever this says. */
+enum vh_details {
+	VH_DETAILS_AUTHORIZED, /* clients with the bearer token, and loopback ones (default) */
+	VH_DETAILS_ALWAYS,
+	VH_DETAILS_NEVER,
+};
+
+/* Bounds of a bearer token: long enough to resist guessing, short enough for a header. */
+#define VH_CONFIG_TOKEN_MIN 16
+#define VH_CONFIG_TOKEN_MAX 256
+
+struct vh_access_config {
+	enum vh_details details;
+	/* Whether loopback clients count as authorized: true, unless a local proxy (a service mesh
+	 * sidecar) makes every client look local. */
+	bool trust_loopback;
+	/* The bearer token, from "token" (an environment variable) or "token_file"; "" for none. */
+	char token[VH_CONFIG_TOKEN_MAX + 1];
+	char token_file[256]; /* where it was read from; "" when none */
+};
+
 /* Frozen after vh_config_load(): nothing changes it while the daemon runs. A reload loads a new
  * one and, once it is in force, destroys the old. */
 struct vh_config {
@@ -189,6 +211,7 @@ struct vh_config {
 	struct vh_dns_config dns;
 	struct vh_history_config history;
 	int64_t shutdown_delay_ms; /* how long SIGTERM drains before exit; default 0 */
+	struct vh_access_config access;
 	size_t n_checks;
 	struct vh_check_config *checks;
 };

@@ -51,7 +51,7 @@ def test_sigterm_drains_then_exits_after_the_delay(daemon):
     assert DELAY_S - 0.1 <= took <= bound(DELAY_S + 1.0), took
     draining = d.log_events("draining")
     assert len(draining) == 1 and draining[0]["signal"] == "SIGTERM"
-    assert draining[0]["exit_in"] == "1.5s"
+    assert draining[0]["drain_for"] == "1.5s"
     last = d.log_events()[-1]
     assert last["message"] == "shutting down" and last["after"] == "shutdown_delay", last
 

@@ -819,3 +819,65 @@ Test(config, dump_escapes_dollars_so_it_loads_back_the_same) {
 	vh_config_destroy(first);
 	vh_config_destroy(second);
 }
+
+Test(config_access, defaults_and_errors_that_never_quote_the_token) {
+	char path[64];
+	setenv("VH_TEST_TOKEN", "s3cret-Token_0123456789", 1);
+	setenv("VH_TEST_SHORT", "short", 1);
+	struct vh_config *config = load_ok(write_temp("{\"checks\": []}", path, sizeof(path)));
+	unlink(path);
+	cr_assert_eq(config->access.details, VH_DETAILS_AUTHORIZED);
+	cr_assert(config->access.trust_loopback);
+	cr_assert_str_empty(config->access.token);
+	vh_config_destroy(config);
+	config = load_ok(write_temp("{\"token\": \"${VH_TEST_TOKEN}\", \"trust_loopback\": false, "
+				    "\"checks\": []}",
+			path, sizeof(path)));
+	unlink(path);
+	cr_assert_str_eq(config->access.token, "s3cret-Token_0123456789");
+	cr_assert_not(config->access.trust_loopback);
+	vh_config_destroy(config);
+	expect_inline_error("{\"token\": \"s3cret-Token_0123456789\", \"checks\": []}",
+			": token: put the token in an environment variable "
+			"(\"${VEZA_HEALTH_TOKEN}\") or in token_file, not in the file");
+	expect_inline_error("{\"token\": \"${VH_TEST_SHORT}\", \"checks\": []}",
+			": token: must be one token of 16 to 256 characters of A-Z, a-z, 0-9 "
+			"and -._~+/ (= only at the end)");
+	expect_inline_error("{\"token\": 1234567890123456, \"checks\": []}",
+			": token: expected a string");
+	expect_inline_error("{\"details\": \"always\", \"token\": \"${VH_TEST_TOKEN}\", "
+			    "\"checks\": []}",
+			": token: is only used with \"details\": \"authorized\"");
+	expect_inline_error("{\"token\": \"${VH_TEST_TOKEN}\", \"token_file\": \"/x\", "
+			    "\"checks\": []}",
+			": token: give token or token_file, not both");
+	expect_inline_error("{\"details\": \"some\", \"checks\": []}",
+			": details: unknown details \"some\" (expected authorized, always or "
+			"never)");
+	expect_inline_error("{\"token_file\": \"/nonexistent/vh-token\", \"checks\": []}",
+			": token_file: cannot read /nonexistent/vh-token: No such file or "
+			"directory");
+}
+
+Test(config_access, token_file_holds_one_line) {
+	char token_path[64], path[64], json[256];
+	write_temp("Abcdefghijklmnop0123456789==\n", token_path, sizeof(token_path));
+	snprintf(json, sizeof(json), "{\"token_file\": \"%s\", \"checks\": []}", token_path);
+	struct vh_config *config = load_ok(write_temp(json, path, sizeof(path)));
+	unlink(path);
+	cr_assert_str_eq(config->access.token, "Abcdefghijklmnop0123456789==");
+	cr_assert_str_eq(config->access.token_file, token_path);
+	vh_config_destroy(config);
+	unlink(token_path);
+	write_temp("first-token-0123456789\nsecond-token-0123456789\n", token_path,
+			sizeof(token_path));
+	snprintf(json, sizeof(json), "{\"token_file\": \"%s\", \"checks\": []}", token_path);
+	char suffix[256];
+	snprintf(suffix, sizeof(suffix),
+			": token_file: %s must be one token of 16 to 256 characters of A-Z, a-z, "
+			"0-9 and -._~+/ (= only at the end)",
+			token_path);
+	expect_inline_error(json, suffix);
+	cr_assert_null(strstr(err, "first-token"), "the file's content is never quoted");
+	unlink(token_path);
+}

@@ -611,3 +611,73 @@ Test(render, draining_fails_readiness_only) {
 			"[-]shutdown failed: draining before exit\n"
 			"readyz check failed\n");
 }
+
+/* Renders as a client without access to details sees it. */
+static char *render_plain(const struct fixture *f, const char *path, const char *query,
+		const char *accept, int *code) {
+	struct vh_request request = request_for(path, query, accept);
+	request.details = false;
+	struct evbuffer *buf = evbuffer_new();
+	cr_assert_not_null(buf);
+	*code = vh_render(&f->snapshot, &request, buf);
+	size_t len = evbuffer_get_length(buf);
+	char *body = calloc(1, len + 1);
+	cr_assert_not_null(body);
+	evbuffer_remove(buf, body, len);
+	evbuffer_free(buf);
+	return body;
+}
+
+Test(render, without_details_bodies_carry_statuses_only) {
+	struct fixture f;
+	healthy(&f);
+	run(&f.states[0], VH_STATUS_FAIL, "connection refused (10.0.0.7:5432)", 1000, 4);
+	int code;
+	char *body = render_plain(&f, "/ready", NULL, NULL, &code);
+	cr_assert_eq(code, 503);
+	cr_assert_str_eq(body,
+			"{\"status\":\"unready\",\"checks\":{\"pg\":{\"status\":\"unready\"},"
+			"\"proc\":{\"status\":\"ready\"}}}");
+	free(body);
+	body = render_plain(&f, "/health/pg", NULL, NULL, &code);
+	cr_assert_eq(code, 503);
+	cr_assert_str_eq(body, "{\"name\":\"pg\",\"status\":\"fail\"}");
+	free(body);
+	body = render_plain(&f, "/readyz", "verbose", NULL, &code);
+	cr_assert_str_eq(body, "[-]pg failed\n[+]proc ok\nreadyz check failed\n");
+	free(body);
+	body = render_plain(&f, "/readyz/pg", NULL, "text/plain", &code);
+	cr_assert_str_eq(body, "internal server error: check failed\n");
+	free(body);
+	body = render_plain(&f, "/ready", NULL, "application/health+json", &code);
+	cr_assert_str_eq(body,
+			"{\"status\":\"fail\",\"checks\":{\"pg\":[{\"status\":\"fail\"}],"
+			"\"proc\":[{\"status\":\"pass\"}]}}");
+	free(body);
+}
+
+Test(render, details_never_change_the_code_or_leak_an_output) {
+	struct fixture f;
+	healthy(&f);
+	run(&f.states[0], VH_STATUS_FAIL, "connection refused (10.0.0.7:5432)", 1000, 4);
+	static const char *const accepts[] = {
+			"application/json", "text/plain", "application/health+json"};
+	static const char *const paths[] = {"/ready", "/live", "/startup", "/health", "/ready/pg",
+			"/health/pg", "/live/proc", "/health/sidecar"};
+	static const char *const queries[] = {NULL, "verbose", "exclude=proc"};
+	for (size_t p = 0; p < VH_ARRAY_LEN(paths); p++) {
+		for (size_t a = 0; a < VH_ARRAY_LEN(accepts); a++) {
+			for (size_t q = 0; q < VH_ARRAY_LEN(queries); q++) {
+				int with, without;
+				free(render(&f, paths[p], queries[q], accepts[a], &with));
+				char *body = render_plain(
+						&f, paths[p], queries[q], accepts[a], &without);
+				cr_assert_eq(with, without, "%s as %s", paths[p], accepts[a]);
+				cr_assert_null(strstr(body, "10.0.0.7"), "%s: %s", paths[p], body);
+				cr_assert_null(strstr(body, "orders"), "the service is a detail");
+				cr_assert_null(strstr(body, "rss"), "%s: %s", paths[p], body);
+				free(body);
+			}
+		}
+	}
+}

@@ -380,3 +380,18 @@ Test(request, metrics_and_history_paths) {
 			"/debug/history", "verbose=maybe", NULL, &req, err, sizeof(err)));
 	cr_assert_str_eq(err, "bad value for verbose (expected 1, true, 0 or false)");
 }
+
+Test(request, drain_path_ignores_its_query_and_allows_details_by_default) {
+	struct vh_request req;
+	char err[160] = "";
+	cr_assert(vh_request_parse("/drain", "%zz", NULL, &req, err, sizeof(err)), "%s", err);
+	cr_assert_eq(req.target, VH_REQUEST_DRAIN);
+	cr_assert_str_eq(req.endpoint, "drain");
+	cr_assert(req.details, "the HTTP layer, not the router, takes details away");
+	cr_assert(vh_request_parse("/drain/", NULL, NULL, &req, err, sizeof(err)));
+	cr_assert_eq(req.target, VH_REQUEST_DRAIN);
+	cr_assert(vh_request_parse("/drain/now", NULL, NULL, &req, err, sizeof(err)));
+	cr_assert_eq(req.target, VH_REQUEST_NOT_FOUND);
+	cr_assert(vh_request_parse("/ready", NULL, NULL, &req, err, sizeof(err)));
+	cr_assert(req.details);
+}
