@@ -60,6 +60,6 @@ veza-health is starting on 127.0.0.1:$vh_port with config/local.json. Try, in an
 Ctrl-C stops everything.
 
 EOT
-"$root/build/veza-health" serve -c "$root/config/local.json" --listen "127.0.0.1:$vh_port" &
+GNUTLS_NO_IMPLICIT_INIT=1 "$root/build/veza-health" serve -c "$root/config/local.json" --listen "127.0.0.1:$vh_port" &
 vh_pid=$!
 wait "$vh_pid"
