@@ -79,17 +79,39 @@ static enum vh_http_parse_result parse_version(
 	return VH_HTTP_PARSE_DONE;
 }
 
+/* RFC 9112 3.2.2: a server must accept "http://host/path" too; only the path counts (Host
+ * still has to be there). Returns the length of the scheme and authority, or 0. */
+static size_t absolute_prefix(const char *t, size_t len) {
+	size_t scheme = len > 7 && strncasecmp(t, "http://", 7) == 0    ? 7
+			: len > 8 && strncasecmp(t, "https://", 8) == 0 ? 8
+									: 0;
+	if (scheme == 0) {
+		return 0;
+	}
+	const char *slash = memchr(t + scheme, '/', len - scheme);
+	return slash ? (size_t)(slash - t) : len;
+}
+
 static enum vh_http_parse_result parse_target(
 		const char *t, size_t len, struct vh_http_request *out) {
-	if (len == 0 || t[0] != '/') {
-		return fail(out, 400, "the request target must be a path starting with /");
-	}
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)t[i];
 		if (c < 0x21 || c > 0x7e || c == '#') {
 			return fail(out, 400,
 					"the request target holds a byte that is not allowed");
 		}
+	}
+	size_t authority = absolute_prefix(t, len);
+	if (authority > 0 && authority == len) {
+		/* "http://host" alone asks for the root, which the router does not serve. */
+		t = "/";
+		len = 1;
+	} else {
+		t += authority;
+		len -= authority;
+	}
+	if (len == 0 || t[0] != '/') {
+		return fail(out, 400, "the request target must be a path starting with /");
 	}
 	out->target = (struct vh_http_slice){t, len};
 	return VH_HTTP_PARSE_DONE;

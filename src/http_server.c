@@ -35,6 +35,12 @@
 /* After an error reply the connection half-closes and discards input for this long, so the
  * client reads the reply instead of a reset (RFC 9112 9.6). */
 #define LINGER_TIMEOUT_MS 2000
+/* A /drain waits for vh_http_server_drained(), or at most the longest shutdown_delay the config
+ * allows, or until its client goes away. */
+#define PARK_TIMEOUT_MS (11 * 60 * 1000)
+/* Pipelined requests answered per wake-up before other connections get their turn, so a client
+ * that pipelines hundreds of requests cannot hold a probe back. */
+#define ANSWERS_PER_TURN 4
 /* Descriptors kept back from the connection cap for checks, logs and libraries. */
 #define FD_RESERVE 64
 /* Freed connections kept for reuse, so that a connection per probe allocates nothing. */
@@ -60,6 +66,7 @@ struct conn {
 	int64_t deadline_ms;
 	char *in; /* a request head that arrived in pieces; VH_HTTP_HEAD_MAX bytes when set */
 	size_t in_len;
+	bool backlog; /* c->in holds requests left for a later turn (ANSWERS_PER_TURN) */
 	char *out; /* the unsent rest of a reply */
 	size_t out_len;
 	size_t out_sent;
@@ -210,10 +217,6 @@ static bool send_reply(struct conn *c, const struct vh_http_request *request,
 	return (size_t)sent == total || keep_unsent(c, iov, n_iov, (size_t)sent);
 }
 
-/* Parked connections wait for no event, only for vh_http_server_drained() or the longest
- * shutdown_delay the config allows. */
-#define PARK_TIMEOUT_MS (11 * 60 * 1000)
-
 /* After a reply that ends the connection: a body or an error leaves unread bytes that a plain
  * close would turn into a reset, which can destroy the reply in flight. */
 static void finish_closing(struct conn *c, bool unread) {
@@ -228,7 +231,11 @@ static void finish_closing(struct conn *c, bool unread) {
  * Returns the bytes used, or -1 when the connection was closed or is closing. */
 static ssize_t serve_requests(struct conn *c, const char *buf, size_t len) {
 	size_t used = 0;
-	while (used < len) {
+	for (int answered = 0; used < len; answered++) {
+		if (answered == ANSWERS_PER_TURN) {
+			c->backlog = true;
+			break;
+		}
 		struct vh_http_request request;
 		struct vh_reply reply;
 		enum vh_http_parse_result parsed = vh_http_parse(buf + used, len - used, &request);
@@ -242,8 +249,9 @@ static ssize_t serve_requests(struct conn *c, const char *buf, size_t len) {
 			c->parked.target = c->parked.accept = c->parked.authorization =
 					(struct vh_http_slice){NULL, 0};
 			conn_touch(c);
-			return conn_arm(c, 0, PARK_TIMEOUT_MS) ? (ssize_t)(used + request.head_len)
-							       : (conn_free(c), -1);
+			return conn_arm(c, EV_CLOSED, PARK_TIMEOUT_MS)
+					? (ssize_t)(used + request.head_len)
+					: (conn_free(c), -1);
 		}
 		bool keep_alive = parsed == VH_HTTP_PARSE_DONE && request.keep_alive;
 		if (!send_reply(c, &request, &reply, keep_alive)) {
@@ -298,6 +306,16 @@ static void serve_and_wait(struct conn *c, const char *buf, size_t len) {
 	if (c->phase == CONN_WRITING || c->phase == CONN_PARKED) {
 		return;
 	}
+	if (c->backlog) {
+		/* Come back to the rest after the other connections that are ready. */
+		c->phase = CONN_READING;
+		if (!conn_arm(c, EV_READ, REQUEST_TIMEOUT_MS)) {
+			conn_free(c);
+			return;
+		}
+		event_active(&c->ev, EV_READ, 1);
+		return;
+	}
 	if (c->in_len == 0) {
 		c->phase = CONN_IDLE;
 	} else if (c->phase == CONN_READING && used == 0) {
@@ -316,6 +334,11 @@ static void serve_and_wait(struct conn *c, const char *buf, size_t len) {
 }
 
 static void on_readable(struct conn *c) {
+	if (c->backlog) {
+		c->backlog = false;
+		serve_and_wait(c, c->in, c->in_len);
+		return;
+	}
 	char *buf = c->in ? c->in : c->server->scratch;
 	size_t have = c->in ? c->in_len : 0;
 	ssize_t n = recv(c->fd, buf + have, VH_HTTP_HEAD_MAX - have, 0);
@@ -390,6 +413,10 @@ static void on_conn_event(evutil_socket_t fd, short what, void *arg) {
 		}
 		return;
 	case CONN_PARKED:
+		/* The caller gave up: its slot and descriptor need not wait for the drain. */
+		if (what & EV_CLOSED) {
+			conn_free(c);
+		}
 		return;
 	}
 }
@@ -423,7 +450,7 @@ static bool is_loopback(const struct sockaddr *addr, int socklen) {
 static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockaddr *addr,
 		int socklen, void *arg) {
 	struct vh_http_server *server = arg;
-	(void)listener, (void)addr, (void)socklen;
+	(void)listener;
 	if (server->n_conns >= server->max_conns) {
 		evict_one(server);
 	}
@@ -489,11 +516,12 @@ static struct evconnlistener *listen_on(
 			return NULL;
 		}
 	}
-	/* A backlog of -1 is the kernel's somaxconn: a burst of probes queues instead of failing.
-	 */
+	/* libevent turns a backlog of -1 into 128, which a burst of connections overflows: SYNs are
+	 * dropped and resent after a second, as long as kubelet's probe timeout. SOMAXCONN (4096 in
+	 * glibc) is clamped by the kernel to net.core.somaxconn. */
 	struct evconnlistener *listener = evconnlistener_new_bind(server->base, on_accept, server,
-			LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE, -1,
-			(struct sockaddr *)&ss, (int)len);
+			LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE,
+			SOMAXCONN, (struct sockaddr *)&ss, (int)len);
 	if (listener) {
 		evconnlistener_set_error_cb(listener, on_accept_error);
 		server->listeners[server->n_listeners++] = listener;
@@ -525,7 +553,7 @@ static size_t connection_cap(void) {
 	size_t cap = VH_HTTP_MAX_CONNECTIONS;
 	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
 		size_t room = limit.rlim_cur > FD_RESERVE * 2 ? (size_t)limit.rlim_cur - FD_RESERVE
-							      : FD_RESERVE;
+							      : (size_t)limit.rlim_cur / 2;
 		cap = room < cap ? room : cap;
 	}
 	return cap;

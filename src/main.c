@@ -245,10 +245,14 @@ static void exit_now(struct daemon *d, const char *key, const char *value) {
 
 static void on_drained(evutil_socket_t fd, short what, void *arg) {
 	struct daemon *d = arg;
+	/* The /drain answers go out now; a moment's grace lets one that met a full socket buffer
+	 * finish before the exit closes its connection. */
+	struct timeval grace = {0, 50 * 1000};
 	d->drain_over = true;
 	vh_http_server_drained(d->http);
 	if (d->exit_when_drained) {
-		exit_now(d, "after", "shutdown_delay");
+		vh_log(VH_LOG_INFO, "shutting down", "after", "shutdown_delay", NULL);
+		event_base_loopexit(d->base, &grace);
 	}
 }
 

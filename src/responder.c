@@ -54,6 +54,7 @@ struct vh_responder {
 	char head[HEAD_CAP]; /* the head of an uncached answer */
 	struct evbuffer *scratch; /* the body of an uncached answer */
 	struct cached_answer cache[CACHE_SLOTS];
+	struct cached_answer metrics;
 };
 
 static const char *reason_phrase(int code) {
@@ -112,16 +113,21 @@ struct vh_responder *vh_responder_create(const char *service, const struct vh_sc
 	return r;
 }
 
+static void forget(struct cached_answer *c) {
+	free(c->head);
+	if (c->body) {
+		evbuffer_free(c->body);
+	}
+}
+
 void vh_responder_destroy(struct vh_responder *r) {
 	if (!r) {
 		return;
 	}
 	for (size_t i = 0; i < CACHE_SLOTS; i++) {
-		free(r->cache[i].head);
-		if (r->cache[i].body) {
-			evbuffer_free(r->cache[i].body);
-		}
+		forget(&r->cache[i]);
 	}
+	forget(&r->metrics);
 	if (r->scratch) {
 		evbuffer_free(r->scratch);
 	}
@@ -165,16 +171,9 @@ enum access_answer {
 	ACCESS_FORBIDDEN, /* 403: nothing would */
 };
 
-static enum access_answer access_for(const struct vh_responder *r,
+/* What "authorized" grants: a trusted loopback client, or the token. */
+static enum access_answer authorized(const struct vh_responder *r,
 		const struct vh_http_request *request, bool loopback) {
-	switch (r->access.details) {
-	case VH_DETAILS_ALWAYS:
-		return ACCESS_GRANTED;
-	case VH_DETAILS_NEVER:
-		return ACCESS_FORBIDDEN;
-	case VH_DETAILS_AUTHORIZED:
-		break;
-	}
 	if (loopback && r->access.trust_loopback) {
 		return ACCESS_GRANTED;
 	}
@@ -183,6 +182,21 @@ static enum access_answer access_for(const struct vh_responder *r,
 	}
 	struct vh_http_slice token = bearer_token(request->authorization);
 	return token.len > 0 && token_matches(r, token) ? ACCESS_GRANTED : ACCESS_NEEDS_TOKEN;
+}
+
+/* Reading details follows the policy. /drain changes what the pod serves and cannot be undone,
+ * so "always" does not open it to everyone: it always needs what "authorized" asks for. */
+static enum access_answer access_for(const struct vh_responder *r,
+		const struct vh_http_request *request, bool loopback, bool drain) {
+	switch (r->access.details) {
+	case VH_DETAILS_ALWAYS:
+		return drain ? authorized(r, request, loopback) : ACCESS_GRANTED;
+	case VH_DETAILS_NEVER:
+		return ACCESS_FORBIDDEN;
+	case VH_DETAILS_AUTHORIZED:
+		break;
+	}
+	return authorized(r, request, loopback);
 }
 
 /* RFC 9110 wants a Date from a server with a clock; formatting it once a second keeps it cheap. */
@@ -280,24 +294,31 @@ static void answer_rendered(struct vh_responder *r, const struct vh_snapshot *sn
 			reply);
 }
 
-static bool refill(struct vh_responder *r, struct cached_answer *c,
-		const struct vh_snapshot *snapshot, const struct vh_request *request) {
+/* A cached answer serves while the state version and the clock, to the millisecond (ages,
+ * uptime) and the second (timestamp, Date), are what they were when it was rendered. */
+static bool still_fresh(const struct cached_answer *c, const struct vh_snapshot *snapshot) {
+	return c->valid && c->version == snapshot->version && c->mono_ms == snapshot->now_mono_ms &&
+			c->wall_s == snapshot->now_wall_ms / 1000;
+}
+
+/* Keeps the reply just rendered into the scratch buffer and r->head as c. */
+static bool keep(struct vh_responder *r, struct cached_answer *c, const struct vh_reply *fresh,
+		const struct vh_snapshot *snapshot) {
+	c->valid = false;
 	if (!c->head && !(c->head = malloc(HEAD_CAP))) {
 		return false;
 	}
 	if (!c->body && !(c->body = evbuffer_new())) {
 		return false;
 	}
-	struct vh_reply fresh;
-	answer_rendered(r, snapshot, request, &fresh);
 	evbuffer_drain(c->body, evbuffer_get_length(c->body));
 	/* The scratch chains move over; no copy. */
 	if (evbuffer_add_buffer(c->body, r->scratch) != 0 || !evbuffer_pullup(c->body, -1)) {
 		return false;
 	}
-	memcpy(c->head, fresh.head, fresh.head_len);
-	c->head_len = fresh.head_len;
-	c->status = fresh.status;
+	memcpy(c->head, fresh->head, fresh->head_len);
+	c->head_len = fresh->head_len;
+	c->status = fresh->status;
 	c->valid = true;
 	c->version = snapshot->version;
 	c->mono_ms = snapshot->now_mono_ms;
@@ -305,28 +326,31 @@ static bool refill(struct vh_responder *r, struct cached_answer *c,
 	return true;
 }
 
-/* What a plain probe answer depends on: the state version and the clock to the millisecond
- * (ages, uptime) and second (timestamp, Date). */
-static void answer_cached(struct vh_responder *r, const struct vh_snapshot *snapshot,
-		const struct vh_request *request, struct vh_reply *reply) {
-	size_t slot = (size_t)request->kind * 3 + (size_t)request->format;
-	slot = (slot * 2 + (request->verbose ? 1 : 0)) * 2 + (request->details ? 1 : 0);
-	struct cached_answer *c = &r->cache[slot % CACHE_SLOTS];
-	bool fresh = c->valid && c->version == snapshot->version &&
-			c->mono_ms == snapshot->now_mono_ms &&
-			c->wall_s == snapshot->now_wall_ms / 1000;
-	if (!fresh) {
-		c->valid = false;
-		if (!refill(r, c, snapshot, request)) {
-			answer_error(r, 500, "out of memory", "", reply);
-			return;
-		}
+static void reply_cached(
+		struct vh_responder *r, const struct cached_answer *c, struct vh_reply *reply) {
+	if (!c->valid) {
+		answer_error(r, 500, "out of memory", "", reply);
+		return;
 	}
 	reply->status = c->status;
 	reply->head = c->head;
 	reply->head_len = c->head_len;
 	reply->body = (const char *)evbuffer_pullup(c->body, -1);
 	reply->body_len = evbuffer_get_length(c->body);
+}
+
+/* A plain probe answer: one cache slot per kind, format, verbosity and details. */
+static void answer_cached(struct vh_responder *r, const struct vh_snapshot *snapshot,
+		const struct vh_request *request, struct vh_reply *reply) {
+	size_t slot = (size_t)request->kind * 3 + (size_t)request->format;
+	slot = (slot * 2 + (request->verbose ? 1 : 0)) * 2 + (request->details ? 1 : 0);
+	struct cached_answer *c = &r->cache[slot % CACHE_SLOTS];
+	if (!still_fresh(c, snapshot)) {
+		struct vh_reply fresh;
+		answer_rendered(r, snapshot, request, &fresh);
+		keep(r, c, &fresh, snapshot);
+	}
+	reply_cached(r, c, reply);
 }
 
 static void answer_probe(
@@ -351,14 +375,23 @@ static void answer_probe(
 	answer_rendered(r, &snapshot, request, reply);
 }
 
+/* Cached like a probe answer, so a client pipelining scrapes cannot make the daemon read
+ * /proc/self and render hundreds of times a millisecond; the daemon's own CPU and memory
+ * figures are then at most a millisecond old. */
 static void answer_metrics(struct vh_responder *r, struct vh_reply *reply) {
 	struct vh_snapshot snapshot;
-	struct vh_self_stats self;
 	vh_scheduler_snapshot(r->sched, r->service, &snapshot);
-	bool have_self = vh_self_stats_read(&self);
-	evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
-	vh_render_metrics(&snapshot, &r->build, have_self ? &self : NULL, r->scratch);
-	reply_from(r, 200, VH_RENDER_METRICS_CONTENT_TYPE, "", snapshot.now_wall_ms, reply);
+	if (!still_fresh(&r->metrics, &snapshot)) {
+		struct vh_self_stats self;
+		struct vh_reply fresh;
+		bool have_self = vh_self_stats_read(&self);
+		evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
+		vh_render_metrics(&snapshot, &r->build, have_self ? &self : NULL, r->scratch);
+		reply_from(r, 200, VH_RENDER_METRICS_CONTENT_TYPE, "", snapshot.now_wall_ms,
+				&fresh);
+		keep(r, &r->metrics, &fresh, &snapshot);
+	}
+	reply_cached(r, &r->metrics, reply);
 }
 
 static void answer_history(
@@ -378,31 +411,23 @@ static void answer_history(
 			snapshot.now_wall_ms, reply);
 }
 
-/* The router wants NUL-terminated strings; the parser bounds the target at 4 KiB. */
 /* /debug/history and /drain are nothing but details, so without access they are refused. */
+static const char forbidden_never[] = "forbidden: the config says \"details\": \"never\"";
+static const char forbidden_untrusted[] = "forbidden: no token is configured for this client";
+static const char needs_token[] = "authorization required: send \"Authorization: Bearer TOKEN\"";
+static const char challenge[] = "WWW-Authenticate: Bearer realm=\"veza-health\"\r\n";
+static const char challenge_invalid[] =
+		"WWW-Authenticate: Bearer realm=\"veza-health\", error=\"invalid_token\"\r\n";
+
 static void answer_denied(struct vh_responder *r, enum access_answer access, bool sent_token,
 		struct vh_reply *reply) {
 	if (access == ACCESS_FORBIDDEN) {
-		answer_error(r, 403,
-				r->access.details == VH_DETAILS_NEVER
-						? "forbidden: the config says \"details\": "
-						  "\"never\""
-						: "forbidden: no token is configured, and this "
-						  "client is "
-						  "not a trusted loopback one",
-				"", reply);
+		bool never = r->access.details == VH_DETAILS_NEVER;
+		answer_error(r, 403, never ? forbidden_never : forbidden_untrusted, "", reply);
 		return;
 	}
 	/* RFC 6750 3: say which scheme, and whether the token sent was wrong. */
-	answer_error(r, 401,
-			r->access.trust_loopback ? "authorization required: send \"Authorization: "
-						   "Bearer TOKEN\", or connect from loopback"
-						 : "authorization required: send \"Authorization: "
-						   "Bearer TOKEN\"",
-			sent_token ? "WWW-Authenticate: Bearer realm=\"veza-health\", "
-				     "error=\"invalid_token\"\r\n"
-				   : "WWW-Authenticate: Bearer realm=\"veza-health\"\r\n",
-			reply);
+	answer_error(r, 401, needs_token, sent_token ? challenge_invalid : challenge, reply);
 }
 
 void vh_responder_drained(struct vh_responder *r, struct vh_reply *reply) {
@@ -419,6 +444,7 @@ static void answer_drain(struct vh_responder *r, struct vh_reply *reply) {
 	reply->wait_for_drain = true;
 }
 
+/* The router wants NUL-terminated strings; the parser bounds the target at 4 KiB. */
 static void route(struct vh_responder *r, const struct vh_http_request *http, bool loopback,
 		struct vh_reply *reply) {
 	char target[VH_HTTP_HEAD_MAX + 1];
@@ -441,13 +467,18 @@ static void route(struct vh_responder *r, const struct vh_http_request *http, bo
 		answer_error(r, 400, err, "", reply);
 		return;
 	}
-	if (request.target == VH_REQUEST_DRAIN && !r->drain) {
+	bool drain = request.target == VH_REQUEST_DRAIN;
+	if (drain && !r->drain) {
 		request.target = VH_REQUEST_NOT_FOUND;
+	} else if (drain && http->method == VH_HTTP_HEAD) {
+		/* HEAD must not change anything (RFC 9110 9.2.1), and draining does. */
+		answer_error(r, 405, "method not allowed; /drain takes GET", "Allow: GET\r\n",
+				reply);
+		return;
 	}
-	enum access_answer access = access_for(r, http, loopback);
+	enum access_answer access = access_for(r, http, loopback, drain);
 	request.details = access == ACCESS_GRANTED;
-	bool protected = request.target == VH_REQUEST_HISTORY || request.target == VH_REQUEST_DRAIN;
-	if (protected && access != ACCESS_GRANTED) {
+	if ((drain || request.target == VH_REQUEST_HISTORY) && access != ACCESS_GRANTED) {
 		answer_denied(r, access, http->authorization.len > 0, reply);
 		return;
 	}

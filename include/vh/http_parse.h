@@ -30,7 +30,9 @@ struct vh_http_slice {
 struct vh_http_request {
 	size_t head_len; /* bytes from the start of the buffer through the empty line */
 	enum vh_http_method method;
-	struct vh_http_slice target; /* as sent: "/ready?verbose" */
+	/* The path and query as sent, "/ready?verbose"; of an absolute-form target
+	 * ("http://host/ready") only the path and query, and "/" for none. */
+	struct vh_http_slice target;
 	int minor_version; /* HTTP/1.0 or HTTP/1.1 */
 	bool keep_alive; /* the version's default, changed by Connection */
 	bool has_body; /* Content-Length above 0 or any Transfer-Encoding: never read */
@@ -42,11 +44,12 @@ struct vh_http_request {
 
 /* Parses the head at the start of buf (len bytes, which may hold more after it: pipelined
  * requests). Follows RFC 9112 strictly: one space between the request line's parts, a target of
- * visible ASCII that starts with "/", tokens for method and header names, no folded lines, no
- * control characters in values, exactly one Host in HTTP/1.1, at most one Content-Length (a
- * number), at most one Authorization. Leading empty lines are skipped. A request with a body is
- * not an error here (has_body: a GET gets 413, another method 405), but the connection must close
- * after it. Returns MORE while the head is incomplete and still within VH_HTTP_HEAD_MAX. Pure. */
+ * visible ASCII that starts with "/" (or is "http://" or "https://" and a host before it), tokens
+ * for method and header names, no folded lines, no control characters in values, exactly one Host
+ * in HTTP/1.1, at most one Content-Length (a number), at most one Authorization. Leading empty
+ * lines are skipped. A request with a body is not an error here (has_body: a GET gets 413, another
+ * method 405), but the connection must close after it. Returns MORE while the head is incomplete
+ * and still within VH_HTTP_HEAD_MAX. Pure. */
 enum vh_http_parse_result vh_http_parse(const char *buf, size_t len, struct vh_http_request *out);
 
 #endif

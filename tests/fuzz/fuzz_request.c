@@ -61,6 +61,7 @@ static void check_parsed(const struct vh_request *req) {
 		break;
 	case VH_REQUEST_NOT_FOUND:
 	case VH_REQUEST_METRICS:
+	case VH_REQUEST_DRAIN:
 		FUZZ_CHECK(req->check[0] == '\0' && req->n_exclude == 0,
 				"a request that reads no query stored some");
 		break;

@@ -112,10 +112,22 @@ Test(http_parse, malformed_request_lines_are_400) {
 Test(http_parse, odd_targets_are_400) {
 	expect_error("GET live HTTP/1.1\r\nHost: x\r\n\r\n", 400);
 	expect_error("GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400);
-	expect_error("GET http://x/live HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+	expect_error("GET ftp://x/live HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+	expect_error("GET http://x\x01/live HTTP/1.1\r\nHost: x\r\n\r\n", 400);
 	expect_error("GET /live#top HTTP/1.1\r\nHost: x\r\n\r\n", 400);
 	expect_error("GET /li\x7fve HTTP/1.1\r\nHost: x\r\n\r\n", 400);
 	expect_error("GET /l\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400);
+}
+
+Test(http_parse, absolute_form_targets_keep_their_path) {
+	struct vh_http_request r;
+	cr_assert_eq(parse("GET http://pod:8099/ready?verbose HTTP/1.1\r\nHost: pod\r\n\r\n", &r),
+			VH_HTTP_PARSE_DONE);
+	cr_assert(slice_eq(r.target, "/ready?verbose"));
+	cr_assert_eq(parse("GET HTTPS://pod HTTP/1.1\r\nHost: pod\r\n\r\n", &r),
+			VH_HTTP_PARSE_DONE);
+	cr_assert(slice_eq(r.target, "/"));
+	expect_error("GET http://pod/ready HTTP/1.1\r\n\r\n", 400);
 }
 
 Test(http_parse, other_versions_are_505) {

@@ -142,6 +142,23 @@ Test(responder, drain_waits_until_the_drain_is_over) {
 	drain_over = true;
 	cr_assert_eq(get("/drain", "", true, buf, sizeof(buf)), 200,
 			"a drain that is over answers");
+	cr_assert_eq(ask("HEAD /drain HTTP/1.1\r\nHost: x\r\n\r\n", true, buf, sizeof(buf)), 405,
+			"HEAD must not change anything");
+	cr_assert(strstr(buf, "Allow: GET\r\n"), "%s", buf);
+}
+
+Test(responder, details_always_does_not_open_drain_to_everyone) {
+	char buf[8192];
+	make_responder(VH_DETAILS_ALWAYS, true, TOKEN);
+	cr_assert_eq(get("/debug/history", "", false, buf, sizeof(buf)), 200);
+	cr_assert_eq(get("/drain", "", false, buf, sizeof(buf)), 401);
+	cr_assert_eq(drain_calls, 0);
+	cr_assert_eq(get("/drain", "Authorization: Bearer " TOKEN "\r\n", false, buf, sizeof(buf)),
+			0);
+	cr_assert_eq(drain_calls, 1, "the token still opens it");
+	make_responder(VH_DETAILS_ALWAYS, true, "");
+	cr_assert_eq(get("/drain", "", false, buf, sizeof(buf)), 403);
+	cr_assert_eq(get("/drain", "", true, buf, sizeof(buf)), 0, "a trusted loopback client may");
 }
 
 Test(responder, errors_and_methods) {
