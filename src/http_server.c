@@ -20,6 +20,7 @@
 
 #include "vh/clock.h"
 #include "vh/http_parse.h"
+#include "vh/http_stats.h"
 #include "vh/log.h"
 #include "vh/responder.h"
 
@@ -85,6 +86,7 @@ struct vh_http_server {
 	struct conn_list conns;
 	size_t n_conns;
 	size_t max_conns;
+	struct vh_http_stats stats;
 	struct conn *spares;
 	size_t n_spares;
 	char scratch[VH_HTTP_HEAD_MAX]; /* where reads land when no partial head is pending */
@@ -98,6 +100,7 @@ static void conn_free(struct conn *c) {
 	evutil_closesocket(c->fd);
 	TAILQ_REMOVE(&server->conns, c, lru);
 	server->n_conns--;
+	server->stats.connections_open = server->n_conns;
 	free(c->in);
 	free(c->out);
 	if (server->n_spares < SPARE_MAX) {
@@ -191,6 +194,7 @@ static bool send_reply(struct conn *c, const struct vh_http_request *request,
 		const struct vh_reply *reply, bool keep_alive) {
 	struct iovec iov[4];
 	int n_iov = 0;
+	vh_http_stats_count(&c->server->stats, reply->status);
 	iov[n_iov++] = (struct iovec){(void *)reply->head, reply->head_len};
 	if (!keep_alive) {
 		iov[n_iov++] = (struct iovec){(void *)"Connection: close\r\n\r\n", 21};
@@ -385,6 +389,7 @@ static void on_conn_event(evutil_socket_t fd, short what, void *arg) {
 	 * request that arrives on an idle connection is served whenever it comes. */
 	if ((c->phase != CONN_IDLE || (what & EV_TIMEOUT)) &&
 			vh_clock_mono_ms() >= c->deadline_ms) {
+		c->server->stats.connections_timed_out_total++;
 		conn_free(c);
 		return;
 	}
@@ -426,6 +431,7 @@ static void on_conn_event(evutil_socket_t fd, short what, void *arg) {
 static void evict_one(struct vh_http_server *server) {
 	struct conn *oldest = TAILQ_FIRST(&server->conns);
 	if (oldest) {
+		server->stats.connections_evicted_total++;
 		conn_free(oldest);
 	}
 }
@@ -466,6 +472,8 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	event_assign(&c->ev, server->base, fd, EV_READ | EV_PERSIST, on_conn_event, c);
 	TAILQ_INSERT_TAIL(&server->conns, c, lru);
 	server->n_conns++;
+	server->stats.connections_open = server->n_conns;
+	server->stats.connections_total++;
 	/* The first request gets the request timeout: a client that connects and says nothing is
 	 * not an idle keep-alive. */
 	if (!conn_arm(c, EV_READ, REQUEST_TIMEOUT_MS)) {
@@ -571,8 +579,9 @@ struct vh_http_server *vh_http_server_create(struct event_base *base, const char
 	server->base = base;
 	TAILQ_INIT(&server->conns);
 	server->max_conns = connection_cap();
-	server->responder =
-			vh_responder_create(service, sched, access, drain, drain_arg, err, err_len);
+	server->stats.connections_limit = server->max_conns;
+	server->responder = vh_responder_create(
+			service, sched, &server->stats, access, drain, drain_arg, err, err_len);
 	if (!server->responder) {
 		goto error;
 	}

@@ -322,8 +322,38 @@ static void add_self(struct evbuffer *out, const struct vh_self_stats *self) {
 	}
 }
 
+/* Who the sidecar answers and how: floods of connections and malformed requests show here. */
+static void add_http(struct evbuffer *out, const struct vh_http_stats *http) {
+	if (!http) {
+		return;
+	}
+	add_plain(out, "veza_health_http_connections", "gauge", "Open HTTP connections.",
+			(double)http->connections_open);
+	add_plain(out, "veza_health_http_connections_limit", "gauge",
+			"Open HTTP connections at most; past it the least recently active one is "
+			"closed.",
+			(double)http->connections_limit);
+	add_plain(out, "veza_health_http_connections_total", "counter",
+			"HTTP connections accepted.", (double)http->connections_total);
+	add_plain(out, "veza_health_http_connections_evicted_total", "counter",
+			"HTTP connections closed to make room for a new one.",
+			(double)http->connections_evicted_total);
+	add_plain(out, "veza_health_http_connections_timed_out_total", "counter",
+			"HTTP connections closed because a request, an idle wait or a reply took "
+			"too long.",
+			(double)http->connections_timed_out_total);
+	add_header(out, "veza_health_http_requests_total", "counter",
+			"HTTP requests answered, by status code.");
+	for (size_t i = 0; i < VH_HTTP_STATS_CODES; i++) {
+		evbuffer_add_printf(out,
+				"veza_health_http_requests_total{code=\"%d\"} %" PRIu64 "\n",
+				vh_http_stats_codes[i], http->requests_total[i]);
+	}
+}
+
 void vh_render_metrics(const struct vh_snapshot *snapshot, const struct vh_build_info *build,
-		const struct vh_self_stats *self, struct evbuffer *out) {
+		const struct vh_http_stats *http, const struct vh_self_stats *self,
+		struct evbuffer *out) {
 	add_info(out, snapshot);
 	add_up_and_status(out, snapshot);
 	add_run_facts(out, snapshot);
@@ -332,5 +362,6 @@ void vh_render_metrics(const struct vh_snapshot *snapshot, const struct vh_build
 	add_probes(out, snapshot);
 	add_build_info(out, build);
 	add_measures(out, snapshot);
+	add_http(out, http);
 	add_self(out, self);
 }

@@ -42,6 +42,7 @@ struct cached_answer {
 struct vh_responder {
 	const char *service;
 	const struct vh_scheduler *sched;
+	const struct vh_http_stats *http;
 	vh_responder_drain_fn drain;
 	void *drain_arg;
 	struct vh_access_config access;
@@ -90,8 +91,8 @@ static const char *reason_phrase(int code) {
 }
 
 struct vh_responder *vh_responder_create(const char *service, const struct vh_scheduler *sched,
-		const struct vh_access_config *access, vh_responder_drain_fn drain, void *drain_arg,
-		char *err, size_t err_len) {
+		const struct vh_http_stats *http, const struct vh_access_config *access,
+		vh_responder_drain_fn drain, void *drain_arg, char *err, size_t err_len) {
 	struct vh_responder *r = calloc(1, sizeof(*r));
 	if (!r || !(r->scratch = evbuffer_new())) {
 		snprintf(err, err_len, "out of memory");
@@ -100,6 +101,7 @@ struct vh_responder *vh_responder_create(const char *service, const struct vh_sc
 	}
 	r->service = service;
 	r->sched = sched;
+	r->http = http;
 	r->drain = drain;
 	r->drain_arg = drain_arg;
 	r->date_s = -1;
@@ -386,7 +388,8 @@ static void answer_metrics(struct vh_responder *r, struct vh_reply *reply) {
 		struct vh_reply fresh;
 		bool have_self = vh_self_stats_read(&self);
 		evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
-		vh_render_metrics(&snapshot, &r->build, have_self ? &self : NULL, r->scratch);
+		vh_render_metrics(&snapshot, &r->build, r->http, have_self ? &self : NULL,
+				r->scratch);
 		reply_from(r, 200, VH_RENDER_METRICS_CONTENT_TYPE, "", snapshot.now_wall_ms,
 				&fresh);
 		keep(r, &r->metrics, &fresh, &snapshot);

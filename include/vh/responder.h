@@ -2,6 +2,7 @@
 #ifndef VH_RESPONDER_H
 #define VH_RESPONDER_H
 #include "vh/http_parse.h"
+#include "vh/http_stats.h"
 #include "vh/scheduler.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,11 +29,12 @@ struct vh_reply {
 
 /* Creates a responder over sched with access (copied; see vh_responder_set_access()). service and
  * sched are borrowed and must outlive it (service is read on every answer, so it may be a buffer
- * that the owner rewrites). drain (may be NULL: /drain is then not found) is called for an
+ * that the owner rewrites); so is http, the HTTP front's counts for /metrics (may be NULL). drain
+ * (may be NULL: /drain is then not found) is called for an
  * authorized /drain. Returns NULL and fills err when out of memory. */
 struct vh_responder *vh_responder_create(const char *service, const struct vh_scheduler *sched,
-		const struct vh_access_config *access, vh_responder_drain_fn drain, void *drain_arg,
-		char *err, size_t err_len);
+		const struct vh_http_stats *http, const struct vh_access_config *access,
+		vh_responder_drain_fn drain, void *drain_arg, char *err, size_t err_len);
 /* Accepts NULL. */
 void vh_responder_destroy(struct vh_responder *responder);
 

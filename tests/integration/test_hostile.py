@@ -164,6 +164,14 @@ class Reader:
         return "eof"
 
 
+def metric(scrape: str, name: str) -> float:
+    """The value of the unlabelled sample name in a /metrics scrape."""
+    for line in scrape.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in the scrape")
+
+
 def live_fast(port: int, limit: float = FAST) -> float:
     """GET /live on a new connection; asserts a 200 "alive" within limit s, returns the time."""
     began = time.monotonic()
@@ -300,6 +308,11 @@ def test_two_thousand_idle_connections_do_not_lock_out_probes(daemon):
         assert closed is not None, "the oldest idle connection was not evicted"
         # Eviction keeps the daemon below its descriptor limit, so accept() never failed.
         assert d.log_events("cannot accept connections; pausing the listener") == []
+        # And /metrics tells the operator what happened.
+        scrape = d.request("/metrics").text
+        evicted = metric(scrape, "veza_health_http_connections_evicted_total")
+        assert evicted >= 2000 - cap, f"{evicted} evictions for 2,000 clients and a cap of {cap}"
+        assert metric(scrape, "veza_health_http_connections_limit") == cap
     finally:
         for s in clients:
             s.close()

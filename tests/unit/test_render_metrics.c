@@ -76,7 +76,7 @@ static char *take(struct evbuffer *buf) {
 static char *metrics(const struct fixture *f, const struct vh_self_stats *self) {
 	struct evbuffer *buf = evbuffer_new();
 	cr_assert_not_null(buf);
-	vh_render_metrics(&f->snapshot, &build, self, buf);
+	vh_render_metrics(&f->snapshot, &build, NULL, self, buf);
 	return take(buf);
 }
 
@@ -375,4 +375,37 @@ Test(render_history, text_and_unknown_check) {
 	cr_assert_str_eq(body, "");
 	free(body);
 	vh_history_destroy(db->history);
+}
+
+Test(render_metrics, http_front_counts) {
+	struct fixture f;
+	two_dependencies(&f);
+	struct vh_http_stats http = {.connections_open = 3,
+			.connections_limit = 512,
+			.connections_total = 70,
+			.connections_evicted_total = 5,
+			.connections_timed_out_total = 2};
+	vh_http_stats_count(&http, 200);
+	vh_http_stats_count(&http, 200);
+	vh_http_stats_count(&http, 431);
+	vh_http_stats_count(&http, 418); /* not in the table: counted as 500 */
+	struct evbuffer *buf = evbuffer_new();
+	cr_assert_not_null(buf);
+	vh_render_metrics(&f.snapshot, &build, &http, NULL, buf);
+	char *text = take(buf);
+	expect_line(text, "# TYPE veza_health_http_connections gauge");
+	expect_line(text, "veza_health_http_connections 3");
+	expect_line(text, "veza_health_http_connections_limit 512");
+	expect_line(text, "veza_health_http_connections_total 70");
+	expect_line(text, "veza_health_http_connections_evicted_total 5");
+	expect_line(text, "veza_health_http_connections_timed_out_total 2");
+	expect_line(text, "# TYPE veza_health_http_requests_total counter");
+	expect_line(text, "veza_health_http_requests_total{code=\"200\"} 2");
+	expect_line(text, "veza_health_http_requests_total{code=\"431\"} 1");
+	expect_line(text, "veza_health_http_requests_total{code=\"500\"} 1");
+	expect_line(text, "veza_health_http_requests_total{code=\"505\"} 0");
+	free(text);
+	text = metrics(&f, NULL);
+	expect_no(text, "veza_health_http_");
+	free(text);
 }

@@ -34,7 +34,8 @@ static void make_responder(enum vh_details details, bool trust_loopback, const c
 	struct vh_access_config access = {.details = details, .trust_loopback = trust_loopback};
 	snprintf(access.token, sizeof(access.token), "%s", token);
 	vh_responder_destroy(responder);
-	responder = vh_responder_create("svc", sched, &access, on_drain, NULL, err, sizeof(err));
+	responder = vh_responder_create(
+			"svc", sched, NULL, &access, on_drain, NULL, err, sizeof(err));
 	cr_assert_not_null(responder, "%s", err);
 }
 
