@@ -110,6 +110,13 @@ def tree_pids(pid):
     return out
 
 
+def pin_tree(pid, cpus):
+    """Confines pid, its threads and its descendants to cpus (a taskset list, e.g. "0")."""
+    for p in tree_pids(pid):
+        subprocess.run(["taskset", "-a", "-p", "-c", cpus, str(p)], check=True,
+                       capture_output=True)
+
+
 def tree_cpu_seconds(pid):
     """On-CPU time of pid and its descendants (schedstat: utime+stime are sampled at clock
     ticks and miss the short bursts of timer-driven processes that wake right after a tick);
@@ -159,11 +166,13 @@ def _seconds(text):
     return float(num) * _UNITS[unit]
 
 
-def wrk(url, seconds=None, threads=2, conns=50, headers=(), pid=None):
+def wrk(url, seconds=None, threads=2, conns=50, headers=(), pid=None, cpus=None):
     """Runs wrk --latency against url; returns a dict of rps, p50/p99 (s), requests, errors and,
-    when pid is given, the CPU seconds of pid's process tree during the run."""
+    when pid is given, the CPU seconds of pid's process tree during the run. cpus (a taskset
+    list, e.g. "1") confines wrk to those CPUs."""
     seconds = seconds or WRK_SECONDS
-    argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency"]
+    argv = ["taskset", "-c", cpus] if cpus else []
+    argv += ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency"]
     for h in headers:
         argv += ["-H", h]
     before = tree_cpu_seconds(pid) if pid else 0.0

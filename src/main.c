@@ -65,7 +65,14 @@ static const char usage_text[] =
 		"Prometheus\n"
 		"(docs/metrics.md); /debug/history and /debug/history/CHECK for the latest "
 		"results\n"
-		"and transitions of each check (?verbose for text).\n";
+		"and transitions of each check (?verbose for text); GET /drain for a preStop "
+		"hook.\n"
+		"Details (outputs, timings, history, /drain) go to loopback clients and to\n"
+		"\"Authorization: Bearer TOKEN\"; others see statuses only (config \"details\").\n"
+		"\n"
+		"Signals: SIGTERM drains for the config's shutdown_delay, then exits (a second "
+		"one\n"
+		"exits at once); SIGINT exits at once; SIGHUP reloads the config file.\n";
 
 struct options {
 	const char *command;
