@@ -83,6 +83,30 @@ def ipv6_loopback_available() -> bool:
         return False
 
 
+def fd_count(pid: int) -> int:
+    """The process's open descriptors right now."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def settled_fd_count(pid: int, looks: int = 10, gap: float = 0.01) -> int:
+    """The fewest open descriptors over looks readings gap seconds apart: sockets that come and
+    go within a moment (a check's connect, a /proc read, the test's own request until the daemon
+    sees it closed) are not what a leak looks like."""
+    counts = []
+    for _ in range(looks):
+        counts.append(fd_count(pid))
+        time.sleep(gap)
+    return min(counts)
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of the process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
 def can_connect(host: str, port: int, timeout: float = 0.2) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):

@@ -2,7 +2,6 @@
 pipelines, readers that never read and bodies nobody asked for; the probes must keep answering."""
 
 import multiprocessing
-import os
 import resource
 import select
 import socket
@@ -13,7 +12,7 @@ from typing import Optional
 import pytest
 
 import harness
-from harness import bound, poll
+from harness import bound, fd_count, poll, settled_fd_count
 
 # The server's limits (src/http_server.c, include/vh/http_server.h); each is checked from outside.
 REQUEST_TIMEOUT = 5.0
@@ -50,17 +49,6 @@ def connect(port: int, timeout: float = 5.0) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=bound(timeout))
 
 
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def quiet_fd_count(pid: int) -> int:
-    """The fewest descriptors seen over 0.3 s: a check holds a /proc file open for a moment."""
-    counts = []
-    for _ in range(6):
-        counts.append(fd_count(pid))
-        time.sleep(0.05)
-    return min(counts)
 
 
 def wait_fds(pid: int, baseline: int, timeout: float, what: str) -> float:
@@ -281,7 +269,7 @@ def test_two_thousand_idle_connections_do_not_lock_out_probes(daemon):
         d = start(daemon)
         pid = d.proc.pid
         cap = connection_cap(nofile_soft(pid))
-        baseline = quiet_fd_count(pid)
+        baseline = settled_fd_count(pid, looks=6, gap=0.05)
         # The listen backlog must hold a burst: a SYN dropped on a full accept queue is resent
         # after 1 s, longer than a kubelet probe's default timeout.
         slowest = 0.0
@@ -390,7 +378,7 @@ class Drip(threading.Thread):
 def test_slow_drip_clients_are_cut_off_and_probes_still_answer(daemon, n):
     d = start(daemon)
     pid = d.proc.pid
-    baseline = quiet_fd_count(pid)
+    baseline = settled_fd_count(pid, looks=6, gap=0.05)
     drip = Drip(d.port, n)
     drip.start()
     answered = 0
@@ -622,7 +610,7 @@ def test_pipelining_clients_do_not_hold_probes_back(shared, path):
 def test_a_client_that_never_reads_is_dropped_after_the_write_timeout(daemon):
     d = start(daemon)
     pid = d.proc.pid
-    baseline = quiet_fd_count(pid)
+    baseline = settled_fd_count(pid, looks=6, gap=0.05)
     burst = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 2000
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
@@ -676,7 +664,7 @@ def test_a_client_that_never_reads_is_dropped_after_the_write_timeout(daemon):
 def test_a_large_body_gets_its_whole_error_reply(daemon, method, status):
     d = start(daemon)
     pid = d.proc.pid
-    baseline = quiet_fd_count(pid)
+    baseline = settled_fd_count(pid, looks=6, gap=0.05)
     body = b"x" * (1 << 20)
     request = (f"{method} /ready HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
                f"Content-Length: {len(body)}\r\n\r\n").encode() + body

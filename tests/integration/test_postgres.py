@@ -6,14 +6,13 @@ import re
 import secrets
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
 import harness
 import pg_server
 from dns_fake import FakeDns
-from harness import bound, poll
+from harness import bound, poll, rss_kib, settled_fd_count
 
 _unavailable = pg_server.available()
 if _unavailable:
@@ -448,29 +447,11 @@ def test_no_fd_or_memory_growth_over_hundreds_of_failures(daemon):
     pid = d.proc.pid
     doc = wait_failures(d, "db", 50, 10.0)
     assert REFUSED.match(reason(doc)), reason(doc)
-    fds_before, rss_before = fd_count(pid), rss_kib(pid)
+    fds_before, rss_before = settled_fd_count(pid, looks=20, gap=0.005), rss_kib(pid)
     doc = wait_failures(d, "db", 600, 40.0, interval=0.2)
-    fds_after, rss_after = fd_count(pid), rss_kib(pid)
+    fds_after, rss_after = settled_fd_count(pid, looks=20, gap=0.005), rss_kib(pid)
     print(f"{doc['consecutive_failures']} failed runs: fds {fds_before} -> {fds_after}, "
           f"rss {rss_before} -> {rss_after} KiB")
     assert fds_after == fds_before
     if not (harness.VALGRIND or harness.SANITIZED):
         assert rss_after - rss_before < 256
-
-
-def fd_count(pid: int) -> int:
-    """The daemon's open descriptors at rest: the fewest of a few looks, since the HTTP
-    connection of the last request or a connect in flight may hold one for a moment."""
-    time.sleep(0.05)
-    counts = []
-    for _ in range(10):
-        counts.append(len(os.listdir(f"/proc/{pid}/fd")))
-        time.sleep(0.005)
-    return min(counts)
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for pid {pid}")

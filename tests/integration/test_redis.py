@@ -8,7 +8,7 @@ import pytest
 
 import harness
 import redis_server
-from harness import bound, poll
+from harness import bound, poll, settled_fd_count
 from redis_server import FakeRedis, RedisServer
 
 pytestmark = pytest.mark.skipif(redis_server.available() is not None,
@@ -550,15 +550,6 @@ def test_one_persistent_connection(daemon, servers):
     assert [c["id"] for c in server.clients(CLIENT_NAME)] == [first[0]["id"]]
 
 
-def fd_count(pid: int) -> int:
-    """The fewest open fds over 200 ms: sockets that come and go within a run (the check's own
-    connection, our HTTP request's server end) are not what a leak looks like."""
-    counts = []
-    for _ in range(20):
-        counts.append(len(os.listdir(f"/proc/{pid}/fd")))
-        time.sleep(0.01)
-    return min(counts)
-
 
 def test_fds_stay_flat_over_many_failed_connects(daemon, capsys):
     port = harness.free_port()
@@ -568,12 +559,12 @@ def test_fds_stay_flat_over_many_failed_connects(daemon, capsys):
                                    "backoff": {"initial": "10ms", "max": "20ms"}},
                                   interval="20ms", jitter="0ms")))
     poll(lambda: check_doc(d).get("consecutive_failures", 0) >= 20, REACT, what="20 failures")
-    before = fd_count(d.proc.pid)
+    before = settled_fd_count(d.proc.pid, looks=20, gap=0.01)
     started = time.monotonic()
     doc = poll(lambda: (lambda doc: doc if doc["consecutive_failures"] >= 520 else None)(
         check_doc(d)), bound(30.0), interval=0.2, what="520 failed connects")
     took = time.monotonic() - started
-    after = fd_count(d.proc.pid)
+    after = settled_fd_count(d.proc.pid, looks=20, gap=0.01)
     assert doc["output"] == f"cannot connect to 127.0.0.1:{port}: connection refused", doc
     assert after == before, (before, after)
     report(capsys, f"{doc['consecutive_failures']} refused connects, fds {before} -> {after} "
@@ -588,11 +579,11 @@ def test_fds_stay_flat_over_many_refused_logins(daemon, servers, capsys):
                                   interval="20ms", jitter="0ms")),
                env=env_with(VH_TEST_REDIS_PASSWORD="wrong"))
     poll(lambda: check_doc(d).get("consecutive_failures", 0) >= 20, REACT, what="20 failures")
-    before = fd_count(d.proc.pid)
+    before = settled_fd_count(d.proc.pid, looks=20, gap=0.01)
     connects = int(server.info("stats")["total_connections_received"])
     doc = poll(lambda: (lambda doc: doc if doc["consecutive_failures"] >= 220 else None)(
         check_doc(d)), bound(30.0), interval=0.2, what="220 refused logins")
-    after = fd_count(d.proc.pid)
+    after = settled_fd_count(d.proc.pid, looks=20, gap=0.01)
     connects = int(server.info("stats")["total_connections_received"]) - connects
     assert doc["output"].startswith("authentication failed: WRONGPASS"), doc
     assert connects >= 190, connects

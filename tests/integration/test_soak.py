@@ -9,7 +9,6 @@ import os
 import random
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +17,7 @@ import pg_server
 import redis_server
 import soak_chaos
 import soak_load
-from harness import bound, poll
+from harness import bound, poll, rss_kib, settled_fd_count
 from soak_chaos import Bouncer
 
 pytestmark = [
@@ -118,23 +117,6 @@ def fd_targets(pid: int) -> list:
     return out
 
 
-def fd_count(pid: int) -> int:
-    """Descriptors at rest: the fewest of a few looks, since a tcp check's connect or a /proc
-    read of the process check may hold one for a moment."""
-    counts = []
-    for _ in range(20):
-        counts.append(len(os.listdir(f"/proc/{pid}/fd")))
-        time.sleep(0.005)
-    return min(counts)
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for pid {pid}")
-
-
 def chaos(d, pg, redis, tally, routes, seconds: float, seed: int, up: tuple, down: tuple):
     """Clients on every route for seconds while both servers are killed and restarted; returns
     the two bouncers (stopped, both servers up again)."""
@@ -191,7 +173,7 @@ def test_soak_kills_and_restarts_under_load(daemon, spawn, servers):
     warm = chaos(d, pg, redis, tally, routes, WARMUP_SECONDS, SEED, up=(0.3, 1.5),
                  down=(0.05, 0.5))
     settle(d)
-    fds_before, rss_before = fd_count(pid), rss_kib(pid)
+    fds_before, rss_before = settled_fd_count(pid, looks=20, gap=0.005), rss_kib(pid)
     targets_before = fd_targets(pid)
 
     soak_start = time.monotonic()
@@ -201,10 +183,11 @@ def test_soak_kills_and_restarts_under_load(daemon, spawn, servers):
     final = settle(d)
     # Clients closed their connections when they stopped; give the daemon a moment to see it.
     try:
-        fds_after = poll(lambda: (lambda n: n if n <= fds_before else None)(fd_count(pid)),
+        fds_after = poll(lambda: (lambda n: n if n <= fds_before else None)(
+            settled_fd_count(pid, looks=20, gap=0.005)),
                          bound(5.0), what="descriptors back to the warm-up count")
     except AssertionError:
-        fds_after = fd_count(pid)
+        fds_after = settled_fd_count(pid, looks=20, gap=0.005)
     rss_after = rss_kib(pid)
     targets_after = fd_targets(pid)
 

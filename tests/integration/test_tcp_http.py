@@ -1,14 +1,13 @@
 """test_tcp_http.py - tcp and http checks against loopback peers: pass, refused, bad status, bad
 body, oversized body, a server that never answers, and no descriptor leak over many runs."""
 
-import os
 import re
 import time
 
 import pytest
 
 import harness
-from harness import bound, poll
+from harness import bound, fd_count, poll, settled_fd_count
 from tcp_servers import Acceptor, HttpTarget
 
 # How long the daemon may take to report a change with a 100 ms interval.
@@ -161,18 +160,6 @@ def test_http_server_that_never_answers_times_out_while_probes_stay_fast(daemon)
         assert len(silent.conns) >= 1, "the check did connect"
 
 
-def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def settled_fd_count(pid: int) -> int:
-    """The fewest descriptors in a few readings: a connect in flight holds a socket for a moment,
-    and so does the test's own request until the daemon sees it closed."""
-    counts = []
-    for _ in range(5):
-        counts.append(fd_count(pid))
-        time.sleep(0.02)
-    return min(counts)
 
 
 def total_failures(d, names) -> int:
@@ -196,7 +183,7 @@ def test_failed_connects_leak_no_descriptors(daemon):
     poll(lambda: total_failures(d, names) >= 40, bound(REACT), what="40 failed connects")
     doc = d.request(f"/health/{names[0]}").json()
     assert doc["error"] == f"connection refused (127.0.0.1:{port})"
-    before = settled_fd_count(d.proc.pid)
+    before = settled_fd_count(d.proc.pid, looks=5, gap=0.02)
 
     poll(
         lambda: total_failures(d, names) >= 540,
@@ -205,7 +192,7 @@ def test_failed_connects_leak_no_descriptors(daemon):
         what="540 failed connects",
     )
     after = poll(
-        lambda: (lambda n: n if n <= before else None)(settled_fd_count(d.proc.pid)),
+        lambda: (lambda n: n if n <= before else None)(settled_fd_count(d.proc.pid, looks=5, gap=0.02)),
         bound(2.0),
         what=f"descriptor count back to {before}",
     )
