@@ -84,8 +84,6 @@ struct vh_http_server {
 	struct evconnlistener *listeners[VH_CONFIG_LISTEN_MAX * 2];
 	struct event *resume; /* re-enables listeners paused by on_accept_error */
 	struct conn_list conns;
-	size_t n_conns;
-	size_t max_conns;
 	struct vh_http_stats stats;
 	struct conn *spares;
 	size_t n_spares;
@@ -99,8 +97,7 @@ static void conn_free(struct conn *c) {
 	event_del(&c->ev);
 	evutil_closesocket(c->fd);
 	TAILQ_REMOVE(&server->conns, c, lru);
-	server->n_conns--;
-	server->stats.connections_open = server->n_conns;
+	server->stats.connections_open--;
 	free(c->in);
 	free(c->out);
 	if (server->n_spares < SPARE_MAX) {
@@ -457,7 +454,7 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 		int socklen, void *arg) {
 	struct vh_http_server *server = arg;
 	(void)listener;
-	if (server->n_conns >= server->max_conns) {
+	if (server->stats.connections_open >= server->stats.connections_limit) {
 		evict_one(server);
 	}
 	struct conn *c = conn_alloc(server);
@@ -471,8 +468,7 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 	c->loopback = is_loopback(addr, socklen);
 	event_assign(&c->ev, server->base, fd, EV_READ | EV_PERSIST, on_conn_event, c);
 	TAILQ_INSERT_TAIL(&server->conns, c, lru);
-	server->n_conns++;
-	server->stats.connections_open = server->n_conns;
+	server->stats.connections_open++;
 	server->stats.connections_total++;
 	/* The first request gets the request timeout: a client that connects and says nothing is
 	 * not an idle keep-alive. */
@@ -578,8 +574,7 @@ struct vh_http_server *vh_http_server_create(struct event_base *base, const char
 	}
 	server->base = base;
 	TAILQ_INIT(&server->conns);
-	server->max_conns = connection_cap();
-	server->stats.connections_limit = server->max_conns;
+	server->stats.connections_limit = connection_cap();
 	server->responder = vh_responder_create(
 			service, sched, &server->stats, access, drain, drain_arg, err, err_len);
 	if (!server->responder) {

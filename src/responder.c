@@ -72,8 +72,6 @@ static const char *reason_phrase(int code) {
 		return "Not Found";
 	case 405:
 		return "Method Not Allowed";
-	case 408:
-		return "Request Timeout";
 	case 413:
 		return "Content Too Large";
 	case 414:
