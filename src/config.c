@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vh/config_check.h"
+#include "vh/config_peers.h"
 #include "vh/config_read.h"
 #include "vh/config_value.h"
 
@@ -57,12 +58,12 @@ struct timing {
 };
 
 static const char *const top_keys[] = {"service", "listen", "dns", "history", "shutdown_delay",
-		"details", "trust_loopback", "token", "token_file", "defaults", "checks"};
+		"details", "trust_loopback", "token", "token_file", "peers", "defaults", "checks"};
 static const char *const details_names[] = {"authorized", "always", "never"};
 static const char *const check_keys[] = {"name", "type", "groups", "critical", "interval",
 		"timeout", "fail_interval", "unknown_interval", "initial_delay", "jitter",
-		"stale_after", "rise", "fall", "process", "cgroup", "postgres", "redis", "tcp",
-		"http"};
+		"stale_after", "rise", "fall", "scope", "process", "cgroup", "postgres", "redis",
+		"tcp", "http"};
 static const char *const dns_keys[] = {"nameservers", "timeout", "attempts"};
 static const char *const history_keys[] = {"results", "transitions"};
 /* True for 1 to 63 characters of a-z, 0-9 and the characters in punct, plus A-Z if upper. */
@@ -381,6 +382,7 @@ static bool read_check(const struct vh_config_reader *r, const json_t *entry, co
 			read_groups(r, entry, path, &check->groups) &&
 			vh_config_read_bool(r, entry, path, "critical", &check->critical) &&
 			read_check_timing(r, entry, path, defaults, check) &&
+			vh_config_peers_read_scope(r, entry, path, &config->peers, check) &&
 			vh_config_check_read(r, entry, path, check);
 }
 
@@ -640,6 +642,7 @@ static bool read_config(
 			!vh_config_read_duration(r, root, NULL, "shutdown_delay", 0,
 					10 * 60 * MS_SECOND, &config->shutdown_delay_ms) ||
 			!read_access(r, root, &config->access) ||
+			!vh_config_peers_read(r, root, config) ||
 			!read_defaults(r, root, &defaults) ||
 			!read_checks(r, root, &defaults, config)) {
 		return false;

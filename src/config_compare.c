@@ -89,8 +89,9 @@ static bool same_type_settings(const struct vh_check_config *a, const struct vh_
 }
 
 bool vh_config_check_equal(const struct vh_check_config *a, const struct vh_check_config *b) {
-	return strcmp(a->name, b->name) == 0 && a->type == b->type && a->groups == b->groups &&
-			a->critical == b->critical && a->interval_ms == b->interval_ms &&
+	return strcmp(a->name, b->name) == 0 && a->type == b->type && a->scope == b->scope &&
+			a->groups == b->groups && a->critical == b->critical &&
+			a->interval_ms == b->interval_ms &&
 			a->fail_interval_ms == b->fail_interval_ms &&
 			a->unknown_interval_ms == b->unknown_interval_ms &&
 			a->timeout_ms == b->timeout_ms &&
@@ -207,6 +208,15 @@ static bool same_dns(const struct vh_dns_config *a, const struct vh_dns_config *
 	return true;
 }
 
+static const struct vh_check_config *find_check(const struct vh_config *config, const char *name) {
+	for (size_t i = 0; i < config->n_checks; i++) {
+		if (strcmp(config->checks[i].name, name) == 0) {
+			return &config->checks[i];
+		}
+	}
+	return NULL;
+}
+
 static void add_name(char *names, size_t len, const char *name) {
 	size_t used = strlen(names);
 	snprintf(names + used, len - used, "%s%s", used ? ", " : "", name);
@@ -225,6 +235,17 @@ size_t vh_config_keep_fixed(
 	if (!same_dns(&running->dns, &next->dns)) {
 		next->dns = running->dns;
 		add_name(names, len, "dns");
+		n++;
+	}
+	/* The peer poller and the checks' scopes are set up once, with the listeners. */
+	if (memcmp(&running->peers, &next->peers, sizeof(next->peers)) != 0) {
+		next->peers = running->peers;
+		for (size_t i = 0; i < next->n_checks; i++) {
+			const struct vh_check_config *old =
+					find_check(running, next->checks[i].name);
+			next->checks[i].scope = old ? old->scope : VH_SCOPE_LOCAL;
+		}
+		add_name(names, len, "peers");
 		n++;
 	}
 	if (running->history.results != next->history.results ||

@@ -377,6 +377,7 @@ static json_t *check_json(const struct vh_check_config *c) {
 	rc |= json_object_set_new(obj, "groups", groups_json(c->groups));
 	rc |= json_object_set_new(obj, "critical", json_boolean(c->critical));
 	rc |= set_timing(obj, c);
+	rc |= set_string(obj, "scope", c->scope == VH_SCOPE_SHARED ? "shared" : "local");
 	rc |= json_object_set_new(obj, vh_check_type_name(c->type), type_json(c));
 	if (rc != 0) {
 		json_decref(obj);
@@ -399,6 +400,38 @@ static int access_json(json_t *root, const struct vh_access_config *a) {
 	return rc;
 }
 
+static json_t *peers_json(const struct vh_peers_config *p) {
+	json_t *obj = json_object();
+	if (!obj) {
+		return NULL;
+	}
+	int rc = 0;
+	if (p->dns[0]) {
+		rc |= set_string(obj, "dns", p->dns);
+	} else {
+		json_t *list = json_array();
+		for (size_t i = 0; list && i < p->n_addresses; i++) {
+			const struct vh_peer_address *a = &p->addresses[i];
+			char text[300];
+			bool v6 = strchr(a->host, ':') != NULL;
+			int n = a->port ? snprintf(text, sizeof(text), "%s%s%s:%u", v6 ? "[" : "",
+							  a->host, v6 ? "]" : "", a->port)
+					: snprintf(text, sizeof(text), "%s%s%s", v6 ? "[" : "",
+							  a->host, v6 ? "]" : "");
+			rc |= n < 0 ? -1 : json_array_append_new(list, json_string(text));
+		}
+		rc |= list ? json_object_set_new(obj, "addresses", list) : -1;
+	}
+	rc |= set_uint(obj, "port", p->port);
+	rc |= set_duration(obj, "interval", p->interval_ms);
+	rc |= set_duration(obj, "timeout", p->timeout_ms);
+	rc |= set_duration(obj, "refresh", p->refresh_ms);
+	rc |= set_uint(obj, "sample", p->sample);
+	rc |= set_percent(obj, "panic_threshold", p->panic_threshold);
+	rc |= set_string(obj, "panic_mode", p->panic_mode == VH_PANIC_SERVE ? "serve" : "unready");
+	return finish(obj, rc);
+}
+
 static json_t *config_json(const struct vh_config *config) {
 	json_t *root = json_object(), *listen = json_array(), *checks = json_array();
 	int rc = root && listen && checks ? 0 : -1;
@@ -418,6 +451,9 @@ static json_t *config_json(const struct vh_config *config) {
 						(json_int_t)config->history.transitions));
 		rc |= set_duration(root, "shutdown_delay", config->shutdown_delay_ms);
 		rc |= access_json(root, &config->access);
+		if (config->peers.enabled) {
+			rc |= json_object_set_new(root, "peers", peers_json(&config->peers));
+		}
 		rc |= json_object_set(root, "checks", checks);
 	}
 	json_decref(listen);

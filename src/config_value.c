@@ -517,6 +517,22 @@ static bool parse_authority_host(const char *text, size_t len, unsigned default_
 	return true;
 }
 
+bool vh_config_value_parse_peer_address(
+		const char *text, struct vh_peer_address *out, char *err, size_t err_len) {
+	char *host = NULL;
+	if (!parse_authority_host(text, strlen(text), 0, &host, &out->port, err, err_len)) {
+		return false;
+	}
+	bool fits = strlen(host) < sizeof(out->host);
+	if (fits) {
+		snprintf(out->host, sizeof(out->host), "%s", host);
+	} else {
+		snprintf(err, err_len, "has a host longer than 253 bytes");
+	}
+	free(host);
+	return fits;
+}
+
 static int hex_value(char c) {
 	if (c >= '0' && c <= '9') {
 		return c - '0';

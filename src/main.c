@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "vh/clock.h"
@@ -14,8 +15,10 @@
 #include "vh/config_compare.h"
 #include "vh/http_server.h"
 #include "vh/log.h"
+#include "vh/peers.h"
 #include "vh/probe_client.h"
 #include "vh/probes.h"
+#include "vh/random.h"
 #include "vh/resolver.h"
 #include "vh/scheduler.h"
 
@@ -67,6 +70,7 @@ static const char usage_text[] =
 		"results\n"
 		"and transitions of each check (?verbose for text); GET /drain for a preStop "
 		"hook.\n"
+		"/peers/state is what this replica reports to its peers (config \"peers\").\n"
 		"Details (outputs, timings, history, /drain) go to loopback clients and to\n"
 		"\"Authorization: Bearer TOKEN\"; others see statuses only (config \"details\").\n"
 		"\n"
@@ -223,6 +227,7 @@ struct daemon {
 	struct vh_resolver *resolver;
 	struct vh_probe_env env; /* borrowed by every probe */
 	struct vh_scheduler *sched;
+	struct vh_peers *peers; /* NULL without "peers" */
 	struct vh_http_server *http;
 	struct event *sigterm;
 	struct event *sigint;
@@ -374,6 +379,50 @@ static bool make_probe(void *arg, const struct vh_check_config *config, struct v
 	return vh_probes_create(&d->env, config, out, err, err_len);
 }
 
+static size_t fleet_views(void *arg, int64_t now_mono_ms, const struct vh_fleet_view **out) {
+	struct daemon *d = arg;
+	return vh_peers_views(d->peers, now_mono_ms, out);
+}
+
+static void on_peer_round(void *arg, int64_t round_started_mono_ms) {
+	struct daemon *d = arg;
+	struct vh_fleet_status status = {0};
+	vh_peers_stats(d->peers, vh_clock_mono_ms(), &status);
+	vh_scheduler_fleet_round(d->sched, &status, round_started_mono_ms);
+}
+
+/* Replicas tell their own reports from others' by this id. Containers often share pids and
+ * start in the same millisecond, so it comes from the kernel's generator, which never blocks
+ * with GRND_NONBLOCK; the clock and pid are only the fallback. */
+static uint64_t instance_id(void) {
+	uint64_t id = 0;
+	if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id) || id == 0) {
+		id = vh_random_seed((uintptr_t)&id) | 1;
+	}
+	return id;
+}
+
+static bool start_peers(struct daemon *d, char *err, size_t err_len) {
+	const struct vh_config *c = d->config;
+	struct vh_fleet_status status = {.instance = instance_id(),
+			.panic_threshold = c->peers.panic_threshold,
+			.panic_mode = c->peers.panic_mode};
+	if (!c->peers.enabled) {
+		return true;
+	}
+	d->peers = vh_peers_create(d->base, d->resolver, &c->peers, c->listen, c->n_listen,
+			status.instance, c->access.token, on_peer_round, d, err, err_len);
+	if (!d->peers) {
+		return false;
+	}
+	vh_scheduler_set_fleet(d->sched, &status, fleet_views, d);
+	if (!vh_peers_start(d->peers)) {
+		snprintf(err, err_len, "cannot arm the peer timers");
+		return false;
+	}
+	return true;
+}
+
 static bool add_checks(struct daemon *d, char *err, size_t err_len) {
 	for (size_t i = 0; i < d->config->n_checks; i++) {
 		if (!vh_scheduler_add(d->sched, &d->config->checks[i], err, err_len)) {
@@ -416,11 +465,12 @@ static bool daemon_start(struct daemon *d, char *err, size_t err_len) {
 		snprintf(err, err_len, "cannot install signal handlers");
 		return false;
 	}
-	return vh_scheduler_start(d->sched, err, err_len);
+	return start_peers(d, err, err_len) && vh_scheduler_start(d->sched, err, err_len);
 }
 
 /* Probes first: their connections hold events that must go before the loop does. */
 static void daemon_stop(struct daemon *d) {
+	vh_peers_destroy(d->peers);
 	vh_scheduler_destroy(d->sched);
 	vh_http_server_destroy(d->http);
 	/* After the HTTP server: freeing the resolver turns the loop a few times to let cancelled

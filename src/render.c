@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vh/clock.h"
+#include "vh/fleet.h"
 #include "vh/render_health.h"
 #include "vh/render_json.h"
 #include "vh/render_text.h"
@@ -65,8 +66,26 @@ bool vh_render_shows(const struct vh_request *request, const struct vh_check_sta
 	case VH_REQUEST_METRICS:
 	case VH_REQUEST_HISTORY:
 	case VH_REQUEST_DRAIN:
+	case VH_REQUEST_PEERS:
 	case VH_REQUEST_NOT_FOUND:
 		break;
+	}
+	return false;
+}
+
+bool vh_render_shared_outage(const struct vh_check_state *check, int64_t now_mono_ms) {
+	return check->status == VH_STATUS_FAIL && check->outage.phase == VH_OUTAGE_SHARED &&
+			!vh_state_is_stale(check, now_mono_ms);
+}
+
+bool vh_render_any_shared_outage(
+		const struct vh_snapshot *snapshot, const struct vh_request *request) {
+	for (size_t i = 0; i < snapshot->n_checks; i++) {
+		const struct vh_check_state *check = &snapshot->checks[i];
+		if (vh_render_shows(request, check) &&
+				vh_render_shared_outage(check, snapshot->now_mono_ms)) {
+			return true;
+		}
 	}
 	return false;
 }
@@ -114,6 +133,13 @@ const char *vh_render_reason(
 	}
 	const struct vh_check_result *last = &check->last;
 	const char *output = last->output[0] ? last->output : vh_status_name(last->status);
+	if (check->status == VH_STATUS_FAIL && check->outage.phase != VH_OUTAGE_NONE) {
+		/* What the fleet made of it comes first: it is what decides the status shown. */
+		char fleet[160];
+		snprintf(buf, len, "%s; here: %s",
+				vh_fleet_describe(&check->outage, fleet, sizeof(fleet)), output);
+		return buf;
+	}
 	bool last_ok = last->status != VH_STATUS_FAIL;
 	bool settled_ok = check->status == VH_STATUS_PASS || check->status == VH_STATUS_WARN;
 	/* While rise/fall holds the settled status back, the latest output alone would contradict

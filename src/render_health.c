@@ -86,6 +86,12 @@ static void add_check(json_t *checks, const struct vh_check_state *check, enum v
 			: NULL;
 	json_t *entry = new_entry(check, status, reason, duration, "ms");
 	append_entry(checks, check->config->name, "responseTime", entry);
+	/* A failing shared check also says how many replicas see it failing. */
+	if (check->status == VH_STATUS_FAIL && check->outage.phase != VH_OUTAGE_NONE) {
+		entry = new_entry(check, status, reason, json_integer(check->outage.failing),
+				"replicas");
+		append_entry(checks, check->config->name, "replicasFailing", entry);
+	}
 }
 
 static json_t *notes_array(const struct vh_snapshot *snapshot, const struct vh_request *request) {
@@ -93,6 +99,14 @@ static json_t *notes_array(const struct vh_snapshot *snapshot, const struct vh_r
 	char note[VH_CONFIG_NAME_MAX + 48];
 	if (request->kind == VH_PROBE_READINESS && snapshot->draining) {
 		json_array_append_new(notes, json_string("draining before exit"));
+	}
+	for (size_t i = 0; i < snapshot->n_checks; i++) {
+		const struct vh_check_state *check = &snapshot->checks[i];
+		if (vh_render_shows(request, check) &&
+				vh_render_shared_outage(check, snapshot->now_mono_ms)) {
+			snprintf(note, sizeof(note), "%s: shared outage", check->config->name);
+			json_array_append_new(notes, json_string(note));
+		}
 	}
 	for (size_t i = 0; i < request->n_exclude; i++) {
 		const struct vh_check_state *check =

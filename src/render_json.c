@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vh/clock.h"
+#include "vh/fleet.h"
 #include "vh/render.h"
 
 /* %.10g keeps every digit a reading has while 0.1 stays 0.1 instead of 0.10000000000000001. */
@@ -51,9 +52,13 @@ static const char *probe_word(enum vh_probe_kind kind, bool passes) {
 	return passes ? "pass" : "fail";
 }
 
-/* A check's "status" speaks the endpoint's language; /health shows the effective status. */
+/* A check's "status" speaks the endpoint's language; /health shows the effective status. A
+ * shared outage has a word of its own everywhere, so no reader takes it for a plain pass. */
 static const char *check_word(
 		const struct vh_check_state *check, enum vh_probe_kind kind, int64_t now_mono_ms) {
+	if (vh_render_shared_outage(check, now_mono_ms)) {
+		return "shared_outage";
+	}
 	if (kind == VH_PROBE_HEALTH) {
 		return vh_status_name(vh_state_effective(check, now_mono_ms));
 	}
@@ -111,8 +116,26 @@ static void add_run_fields(json_t *obj, const struct vh_check_state *check, int6
 	json_object_set_new(obj, "observed", observed_object(&check->last));
 }
 
+/* How a shared check stands against the fleet: its verdict and the counts behind it. */
+static json_t *fleet_object(const struct vh_check_state *check) {
+	const struct vh_outage *o = &check->outage;
+	json_t *fleet = json_object();
+	json_object_set_new(fleet, "scope", json_string("shared"));
+	json_object_set_new(fleet, "verdict", json_string(vh_fleet_phase_name(o->phase)));
+	if (o->phase != VH_OUTAGE_NONE) {
+		char why[160];
+		json_object_set_new(fleet, "replicas_failing", json_integer(o->failing));
+		json_object_set_new(fleet, "replicas_answered", json_integer(o->answered));
+		json_object_set_new(fleet, "panic_threshold", vh_render_json_number(o->threshold));
+		json_object_set_new(fleet, "since", rfc3339(o->since_wall_ms));
+		json_object_set_new(fleet, "reason",
+				json_string(vh_fleet_describe(o, why, sizeof(why))));
+	}
+	return fleet;
+}
+
 static void add_check_fields(json_t *obj, const struct vh_check_state *check,
-		enum vh_probe_kind kind, int64_t now_mono_ms) {
+		enum vh_probe_kind kind, int64_t now_mono_ms, bool with_fleet) {
 	const struct vh_check_config *config = check->config;
 	enum vh_status effective = vh_state_effective(check, now_mono_ms);
 	json_object_set_new(obj, "status", json_string(check_word(check, kind, now_mono_ms)));
@@ -125,6 +148,29 @@ static void add_check_fields(json_t *obj, const struct vh_check_state *check,
 	} else {
 		json_object_set_new(obj, "output", json_string("not run yet"));
 	}
+	if (with_fleet && config->scope == VH_SCOPE_SHARED) {
+		json_object_set_new(obj, "fleet", fleet_object(check));
+	}
+}
+
+/* The peers, for a person wondering why a failing check did not fail readiness. */
+static void add_fleet(json_t *root, const struct vh_snapshot *snapshot) {
+	const struct vh_fleet_status *f = snapshot->fleet;
+	json_t *fleet = json_object();
+	json_t *outages = json_array();
+	for (size_t i = 0; i < snapshot->n_checks; i++) {
+		const struct vh_check_state *check = &snapshot->checks[i];
+		if (vh_render_shared_outage(check, snapshot->now_mono_ms)) {
+			json_array_append_new(outages, json_string(check->config->name));
+		}
+	}
+	json_object_set_new(fleet, "peers_known", json_integer(f->known));
+	json_object_set_new(fleet, "peers_reachable", json_integer(f->reachable));
+	json_object_set_new(fleet, "panic_threshold", vh_render_json_number(f->panic_threshold));
+	json_object_set_new(fleet, "panic_mode",
+			json_string(f->panic_mode == VH_PANIC_SERVE ? "serve" : "unready"));
+	json_object_set_new(fleet, "shared_outages", outages);
+	json_object_set_new(root, "fleet", fleet);
 }
 
 static void add_uptime(json_t *root, const struct vh_snapshot *snapshot) {
@@ -185,13 +231,16 @@ static json_t *probe_body(
 	if (kind == VH_PROBE_HEALTH && snapshot->config_generation > 0) {
 		add_config(root, snapshot);
 	}
+	if (snapshot->fleet && kind != VH_PROBE_LIVENESS) {
+		add_fleet(root, snapshot);
+	}
 	for (size_t i = 0; i < snapshot->n_checks; i++) {
 		const struct vh_check_state *check = &snapshot->checks[i];
 		if (!vh_render_shows(request, check)) {
 			continue;
 		}
 		json_t *obj = json_object();
-		add_check_fields(obj, check, kind, snapshot->now_mono_ms);
+		add_check_fields(obj, check, kind, snapshot->now_mono_ms, snapshot->fleet != NULL);
 		json_object_set_new(checks, check->config->name, obj);
 	}
 	json_object_set_new(root, "checks", checks);
@@ -214,7 +263,8 @@ static json_t *check_body(const struct vh_snapshot *snapshot, const struct vh_re
 						check, request->kind, snapshot->now_mono_ms)));
 		return root;
 	}
-	add_check_fields(root, check, request->kind, snapshot->now_mono_ms);
+	add_check_fields(
+			root, check, request->kind, snapshot->now_mono_ms, snapshot->fleet != NULL);
 	return root;
 }
 

@@ -54,9 +54,17 @@ static void add_line(struct evbuffer *out, const struct vh_check_state *check,
 	char reason[VH_RENDER_REASON_MAX];
 	bool passes = vh_state_check_passes(check, kind, now_mono_ms);
 	enum vh_status effective = vh_state_effective(check, now_mono_ms);
+	bool shared = vh_render_shared_outage(check, now_mono_ms);
 	vh_render_reason(check, now_mono_ms, reason, sizeof(reason));
-	evbuffer_add_printf(out, "[%c]%s ", passes ? '+' : '-', check->config->name);
-	if (passes && effective == VH_STATUS_PASS) {
+	/* "[!]": passing only because the whole fleet sees the dependency down. */
+	evbuffer_add_printf(
+			out, "[%c]%s ", passes ? (shared ? '!' : '+') : '-', check->config->name);
+	if (shared && details) {
+		add_clean(out, reason); /* it begins "shared outage: N of M replicas ..." */
+	} else if (shared) {
+		evbuffer_add_printf(out, "shared outage\n");
+		return;
+	} else if (passes && effective == VH_STATUS_PASS) {
 		evbuffer_add_printf(out, "ok");
 	} else if (!details) {
 		/* The status word alone: the reason is a detail. */
@@ -101,8 +109,9 @@ static void add_unmatched(struct evbuffer *out, const struct vh_snapshot *snapsh
 static int probe_body(const struct vh_snapshot *snapshot, const struct vh_request *request,
 		struct evbuffer *out) {
 	bool passes = vh_render_passes(snapshot, request);
-	/* kube's rule: a failure is always explained, success only on request. */
-	if (passes && !request->verbose) {
+	/* kube's rule: a failure is always explained, success only on request; a shared outage
+	 * served through is as loud as a failure. */
+	if (passes && !request->verbose && !vh_render_any_shared_outage(snapshot, request)) {
 		evbuffer_add_printf(out, "ok");
 		return 200;
 	}

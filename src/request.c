@@ -64,10 +64,11 @@ static const struct route *find_route(const char *prefix, size_t len) {
 	return NULL;
 }
 
-/* The paths that are not probes: /metrics, /drain and /debug/history[/NAME]. */
+/* The paths that are not probes: /metrics, /drain, /peers/state and /debug/history[/NAME]. */
 static bool parse_other_path(const char *path, size_t len, struct vh_request *out) {
 	static const char metrics[] = "/metrics";
 	static const char drain[] = "/drain";
+	static const char peers[] = "/peers/state";
 	static const char history[] = "/debug/history";
 	if (len == strlen(metrics) && memcmp(path, metrics, len) == 0) {
 		out->target = VH_REQUEST_METRICS;
@@ -76,6 +77,11 @@ static bool parse_other_path(const char *path, size_t len, struct vh_request *ou
 	if (len == strlen(drain) && memcmp(path, drain, len) == 0) {
 		out->target = VH_REQUEST_DRAIN;
 		out->endpoint = "drain";
+		return true;
+	}
+	if (len == strlen(peers) && memcmp(path, peers, len) == 0) {
+		out->target = VH_REQUEST_PEERS;
+		out->endpoint = "peers";
 		return true;
 	}
 	size_t n = strlen(history);
@@ -352,7 +358,7 @@ bool vh_request_parse(const char *path, const char *query, const char *accept,
 	out->details = true;
 	parse_path(path ? path : "", out);
 	if (out->target == VH_REQUEST_NOT_FOUND || out->target == VH_REQUEST_METRICS ||
-			out->target == VH_REQUEST_DRAIN) {
+			out->target == VH_REQUEST_DRAIN || out->target == VH_REQUEST_PEERS) {
 		return true;
 	}
 	struct query_choice choice = {false, VH_FORMAT_JSON};

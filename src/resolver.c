@@ -39,7 +39,8 @@ struct vh_resolve {
 	bool starting; /* inside evdns_getaddrinfo(), which may call back before returning */
 	bool answered; /* the callback has run */
 	struct evdns_getaddrinfo_request *request;
-	vh_resolve_done_fn done;
+	vh_resolve_done_fn done; /* one address, or NULL for every address: */
+	vh_resolve_all_fn done_all;
 	void *arg;
 	int64_t started_ms;
 	char host[];
@@ -268,6 +269,48 @@ static void finish(struct vh_resolve *lookup) {
 	}
 }
 
+/* Every address once, IPv4 first. Returns how many were written to addrs (each a buffer of
+ * INET6_ADDRSTRLEN bytes). */
+static size_t collect_addresses(
+		const struct evutil_addrinfo *res, char (*addrs)[INET6_ADDRSTRLEN], size_t cap) {
+	size_t n = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		int family = pass == 0 ? AF_INET : AF_INET6;
+		for (const struct evutil_addrinfo *ai = res; ai && n < cap; ai = ai->ai_next) {
+			const void *where = NULL;
+			if (ai->ai_family != family) {
+				continue;
+			}
+			where = family == AF_INET
+					? (const void *)&((const struct sockaddr_in *)ai->ai_addr)
+							  ->sin_addr
+					: (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)
+							  ->sin6_addr;
+			if (!evutil_inet_ntop(family, where, addrs[n], INET6_ADDRSTRLEN)) {
+				continue;
+			}
+			bool seen = false;
+			for (size_t k = 0; k < n && !seen; k++) {
+				seen = strcmp(addrs[k], addrs[n]) == 0;
+			}
+			n += !seen;
+		}
+	}
+	return n;
+}
+
+/* The every-address answer: a copy of the list, handed over as pointers. */
+static void deliver_all(struct vh_resolve *lookup, int code, const struct evutil_addrinfo *res,
+		const char *error) {
+	static char addrs[VH_RESOLVE_ALL_MAX][INET6_ADDRSTRLEN];
+	static const char *pointers[VH_RESOLVE_ALL_MAX];
+	size_t n = code == 0 ? collect_addresses(res, addrs, VH_RESOLVE_ALL_MAX) : 0;
+	for (size_t i = 0; i < n; i++) {
+		pointers[i] = addrs[i];
+	}
+	lookup->done_all(lookup->arg, pointers, n, code == 0 ? NULL : error);
+}
+
 static void on_resolved(int code, struct evutil_addrinfo *res, void *arg) {
 	struct vh_resolve *lookup = arg;
 	char addr[INET6_ADDRSTRLEN];
@@ -286,41 +329,62 @@ static void on_resolved(int code, struct evutil_addrinfo *res, void *arg) {
 	if (code == 0 && !pick_address(res, addr, sizeof(addr))) {
 		code = EVUTIL_EAI_NODATA;
 	}
-	if (res) {
-		evutil_freeaddrinfo(res);
-	}
 	if (code != 0) {
 		describe_error(lookup, code, error, sizeof(error));
 	}
 	/* Over before calling out: done may cancel this very lookup, which must then do nothing. */
 	lookup->state = LOOKUP_CANCELLED;
-	lookup->done(lookup->arg, code == 0 ? addr : NULL, code == 0 ? NULL : error);
+	if (lookup->done_all) {
+		deliver_all(lookup, code, res, error);
+	} else {
+		lookup->done(lookup->arg, code == 0 ? addr : NULL, code == 0 ? NULL : error);
+	}
+	if (res) {
+		evutil_freeaddrinfo(res);
+	}
 	finish(lookup);
 }
 
-static void fail_now(const char *host, const char *why, vh_resolve_done_fn done, void *arg) {
-	char error[320];
-	snprintf(error, sizeof(error), "cannot resolve \"%s\": %s", host, why);
-	done(arg, NULL, error);
+/* The two kinds of caller, as one. */
+struct resolve_callback {
+	vh_resolve_done_fn one;
+	vh_resolve_all_fn all;
+	void *arg;
+};
+
+static void answer_now(const struct resolve_callback *cb, const char *addr, const char *error) {
+	if (cb->all) {
+		const char *list[1] = {addr};
+		cb->all(cb->arg, list, addr ? 1 : 0, error);
+	} else {
+		cb->one(cb->arg, addr, error);
+	}
 }
 
-struct vh_resolve *vh_resolver_lookup(struct vh_resolver *resolver, const char *host,
-		vh_resolve_done_fn done, void *arg) {
+static void fail_now(const char *host, const char *why, const struct resolve_callback *cb) {
+	char error[320];
+	snprintf(error, sizeof(error), "cannot resolve \"%s\": %s", host, why);
+	answer_now(cb, NULL, error);
+}
+
+static struct vh_resolve *start_lookup(
+		struct vh_resolver *resolver, const char *host, const struct resolve_callback *cb) {
 	char addr[INET6_ADDRSTRLEN];
 	if (numeric_address(host, addr, sizeof(addr))) {
-		done(arg, addr, NULL);
+		answer_now(cb, addr, NULL);
 		return NULL;
 	}
 	size_t n = strlen(host);
 	struct vh_resolve *lookup = calloc(1, sizeof(*lookup) + n + 1);
 	if (!lookup) {
-		fail_now(host, "out of memory", done, arg);
+		fail_now(host, "out of memory", cb);
 		return NULL;
 	}
 	memcpy(lookup->host, host, n + 1);
 	lookup->resolver = resolver;
-	lookup->done = done;
-	lookup->arg = arg;
+	lookup->done = cb->one;
+	lookup->done_all = cb->all;
+	lookup->arg = cb->arg;
 	lookup->state = LOOKUP_RESOLVING;
 	lookup->started_ms = vh_clock_mono_ms();
 	lookup->starting = true;
@@ -340,16 +404,28 @@ struct vh_resolve *vh_resolver_lookup(struct vh_resolver *resolver, const char *
 	if (!lookup->request) {
 		/* Not answered and no request: evdns ran out of memory. */
 		free_lookup(lookup);
-		fail_now(host, "out of memory", done, arg);
+		fail_now(host, "out of memory", cb);
 		return NULL;
 	}
 	if (evdns_base_count_nameservers(resolver->dns) == 0) {
 		/* Not in /etc/hosts and nobody to ask: evdns would queue the query forever. */
 		vh_resolve_cancel(lookup);
-		fail_now(host, "no nameserver configured", done, arg);
+		fail_now(host, "no nameserver configured", cb);
 		return NULL;
 	}
 	return lookup;
+}
+
+struct vh_resolve *vh_resolver_lookup(struct vh_resolver *resolver, const char *host,
+		vh_resolve_done_fn done, void *arg) {
+	struct resolve_callback cb = {.one = done, .arg = arg};
+	return start_lookup(resolver, host, &cb);
+}
+
+struct vh_resolve *vh_resolver_lookup_all(
+		struct vh_resolver *resolver, const char *host, vh_resolve_all_fn done, void *arg) {
+	struct resolve_callback cb = {.all = done, .arg = arg};
+	return start_lookup(resolver, host, &cb);
 }
 
 void vh_resolve_cancel(struct vh_resolve *lookup) {

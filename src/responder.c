@@ -17,6 +17,7 @@
 #include "vh/render.h"
 #include "vh/render_history.h"
 #include "vh/render_metrics.h"
+#include "vh/render_peers.h"
 #include "vh/request.h"
 #include "vh/self_stats.h"
 
@@ -412,6 +413,26 @@ static void answer_history(
 			snapshot.now_wall_ms, reply);
 }
 
+/* Peers are other pods, never loopback in a real fleet, and a mesh proxy would make them look
+ * local anyway: with a token set, /peers/state wants the token from everyone. Without one it is
+ * open, as it shows no output, host or secret: statuses, ages and hashes. */
+static enum access_answer peers_access(
+		const struct vh_responder *r, const struct vh_http_request *request) {
+	if (r->token_len == 0) {
+		return ACCESS_GRANTED;
+	}
+	struct vh_http_slice token = bearer_token(request->authorization);
+	return token.len > 0 && token_matches(r, token) ? ACCESS_GRANTED : ACCESS_NEEDS_TOKEN;
+}
+
+static void answer_peers(struct vh_responder *r, struct vh_reply *reply) {
+	struct vh_snapshot snapshot;
+	vh_scheduler_snapshot(r->sched, r->service, &snapshot);
+	evbuffer_drain(r->scratch, evbuffer_get_length(r->scratch));
+	vh_render_peers(&snapshot, r->scratch);
+	reply_from(r, 200, "application/json", "", snapshot.now_wall_ms, reply);
+}
+
 /* /debug/history and /drain are nothing but details, so without access they are refused. */
 static const char forbidden_never[] = "forbidden: the config says \"details\": \"never\"";
 static const char forbidden_untrusted[] = "forbidden: no token is configured for this client";
@@ -477,8 +498,14 @@ static void route(struct vh_responder *r, const struct vh_http_request *http, bo
 				reply);
 		return;
 	}
-	enum access_answer access = access_for(r, http, loopback, drain);
+	enum access_answer access = request.target == VH_REQUEST_PEERS
+			? peers_access(r, http)
+			: access_for(r, http, loopback, drain);
 	request.details = access == ACCESS_GRANTED;
+	if (request.target == VH_REQUEST_PEERS && access != ACCESS_GRANTED) {
+		answer_denied(r, access, http->authorization.len > 0, reply);
+		return;
+	}
 	if ((drain || request.target == VH_REQUEST_HISTORY) && access != ACCESS_GRANTED) {
 		answer_denied(r, access, http->authorization.len > 0, reply);
 		return;
@@ -487,7 +514,7 @@ static void route(struct vh_responder *r, const struct vh_http_request *http, bo
 	case VH_REQUEST_NOT_FOUND:
 		answer_error(r, 404,
 				"not found; try /live, /ready, /startup, /health, /metrics, "
-				"/debug/history or /drain",
+				"/debug/history, /drain or /peers/state",
 				"", reply);
 		return;
 	case VH_REQUEST_METRICS:
@@ -498,6 +525,9 @@ static void route(struct vh_responder *r, const struct vh_http_request *http, bo
 		return;
 	case VH_REQUEST_DRAIN:
 		answer_drain(r, reply);
+		return;
+	case VH_REQUEST_PEERS:
+		answer_peers(r, reply);
 		return;
 	case VH_REQUEST_PROBE:
 	case VH_REQUEST_CHECK:

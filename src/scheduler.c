@@ -52,6 +52,11 @@ struct vh_scheduler {
 	int64_t config_loaded_wall_ms;
 	int64_t started_mono_ms;
 	int64_t started_wall_ms;
+	/* Fleet-aware readiness; views is NULL without peers. */
+	vh_scheduler_views_fn views;
+	void *views_arg;
+	struct vh_fleet_status fleet;
+	int64_t round_started_mono_ms; /* of the latest finished round, 0 before one */
 };
 
 static struct timeval to_timeval(int64_t ms) {
@@ -258,17 +263,118 @@ static void log_transition(const struct vh_check_state *state, const struct vh_t
 			state->last.output, NULL);
 }
 
+static void log_outage(const struct vh_check_state *state, enum vh_outage_phase from) {
+	char why[160];
+	const struct vh_outage *o = &state->outage;
+	const char *message = "fleet verdict changed";
+	enum vh_log_level level = VH_LOG_INFO;
+	if (o->phase == VH_OUTAGE_SHARED) {
+		message = "shared outage declared";
+		level = VH_LOG_WARN;
+	} else if (from == VH_OUTAGE_SHARED) {
+		message = "shared outage cleared";
+	} else if (o->phase == VH_OUTAGE_LOCAL) {
+		message = "local fault: the other replicas do not see this failure";
+		level = VH_LOG_WARN;
+	} else if (o->phase == VH_OUTAGE_HOLDING || from == VH_OUTAGE_HOLDING) {
+		level = VH_LOG_DEBUG;
+	}
+	vh_fleet_describe(o, why, sizeof(why));
+	vh_log(level, message, "check", state->config->name, "from", vh_fleet_phase_name(from),
+			"to", vh_fleet_phase_name(o->phase), "reason",
+			why[0] ? why : state->last.output, NULL);
+}
+
+/* A shared outage declared or cleared is a transition of what the probes see; /debug/history
+ * keeps it beside the check's own, with the peer counts. */
+static void record_outage(struct vh_check_state *state, enum vh_outage_phase from,
+		enum vh_status seen_before, int64_t now_mono_ms, int64_t now_wall_ms) {
+	char why[VH_CHECK_OUTPUT_MAX];
+	char counts[160];
+	if (!state->history ||
+			(state->outage.phase != VH_OUTAGE_SHARED && from != VH_OUTAGE_SHARED)) {
+		return;
+	}
+	const struct vh_outage *o = &state->outage;
+	struct vh_outage shown = *o;
+	if (o->phase != VH_OUTAGE_SHARED) {
+		shown.phase = VH_OUTAGE_SHARED; /* the counts that ended it, under the outage's name
+						 */
+	}
+	vh_fleet_describe(&shown, counts, sizeof(counts));
+	snprintf(why, sizeof(why), "%s %s", o->phase == VH_OUTAGE_SHARED ? "declared" : "cleared",
+			counts);
+	vh_history_add_transition(state->history, now_wall_ms, seen_before,
+			vh_state_effective(state, now_mono_ms), why);
+}
+
+/* Weighs one shared check's state against the peers' latest views. */
+static void decide_shared(struct vh_scheduler *sched, struct vh_check_state *state,
+		enum vh_status before, bool round_end) {
+	const struct vh_check_config *c = state->config;
+	const struct vh_fleet_view *views = NULL;
+	int64_t now = vh_clock_mono_ms();
+	if (!sched->views || c->scope != VH_SCOPE_SHARED) {
+		return;
+	}
+	size_t n = sched->views(sched->views_arg, now, &views);
+	struct vh_fleet_input in = {.panic_threshold = sched->fleet.panic_threshold,
+			.panic_mode = sched->fleet.panic_mode,
+			.settle_ms = c->interval_ms + c->jitter_ms + c->timeout_ms,
+			.round_end = round_end,
+			.round_started_mono_ms = sched->round_started_mono_ms,
+			.now_mono_ms = now,
+			.now_wall_ms = vh_clock_wall_ms(),
+			.before = before};
+	vh_fleet_count(views, n, vh_fleet_fingerprint(c), state->failing_since_mono_ms, &in.count);
+	enum vh_status seen_before = vh_state_effective(state, now);
+	enum vh_outage_phase from;
+	struct vh_outage old = state->outage;
+	if (vh_fleet_decide(state, &in, &from)) {
+		log_outage(state, from);
+		record_outage(state, from, seen_before, now, in.now_wall_ms);
+	}
+	if (memcmp(&old, &state->outage, sizeof(old)) != 0) {
+		sched->version++;
+	}
+}
+
+void vh_scheduler_set_fleet(struct vh_scheduler *sched, const struct vh_fleet_status *status,
+		vh_scheduler_views_fn views, void *arg) {
+	sched->fleet = *status;
+	sched->views = views;
+	sched->views_arg = arg;
+	sched->version++;
+}
+
+void vh_scheduler_fleet_round(struct vh_scheduler *sched, const struct vh_fleet_status *status,
+		int64_t round_started_mono_ms) {
+	sched->fleet.known = status->known;
+	sched->fleet.reachable = status->reachable;
+	sched->fleet.rounds = status->rounds;
+	sched->fleet.requests = status->requests;
+	sched->fleet.failures = status->failures;
+	sched->round_started_mono_ms = round_started_mono_ms;
+	sched->version++;
+	for (size_t i = 0; i < sched->n_checks; i++) {
+		struct vh_check_state *state = &sched->states[i];
+		decide_shared(sched, state, state->status, true);
+	}
+}
+
 static void finish_run(struct runner *runner, const struct vh_check_result *result) {
 	struct vh_scheduler *sched = runner->sched;
 	struct vh_check_state *state = &sched->states[runner->index];
 	int64_t now = vh_clock_mono_ms();
 	int64_t took_us = vh_clock_mono_us() - runner->run_started_mono_us;
 	struct vh_transition transition;
+	enum vh_status before = state->status;
 	runner->phase = RUNNER_WAITING;
 	sched->version++;
 	if (vh_state_apply(state, result, took_us, now, vh_clock_wall_ms(), &transition)) {
 		log_transition(state, &transition);
 	}
+	decide_shared(sched, state, before, false);
 	update_startup(sched);
 	if (!arm(runner,
 			    vh_scheduler_next_delay(
@@ -468,6 +574,7 @@ void vh_scheduler_snapshot(const struct vh_scheduler *sched, const char *service
 	snapshot->n_checks = sched->n_checks;
 	snapshot->startup_complete = sched->startup_complete;
 	snapshot->draining = sched->draining;
+	snapshot->fleet = sched->views ? &sched->fleet : NULL;
 	snapshot->version = sched->version;
 	snapshot->config_generation = sched->config_generation;
 	snapshot->config_loaded_wall_ms = sched->config_loaded_wall_ms;

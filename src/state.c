@@ -115,6 +115,12 @@ bool vh_state_is_stale(const struct vh_check_state *state, int64_t now_mono_ms) 
 
 enum vh_status vh_state_effective(const struct vh_check_state *state, int64_t now_mono_ms) {
 	enum vh_status status = state->status;
+	if (status == VH_STATUS_FAIL && state->outage.phase == VH_OUTAGE_HOLDING) {
+		status = state->outage.held;
+	} else if (status == VH_STATUS_FAIL && state->outage.phase == VH_OUTAGE_SHARED &&
+			state->outage.serve) {
+		status = VH_STATUS_WARN;
+	}
 	if (status != VH_STATUS_UNKNOWN && vh_state_is_stale(state, now_mono_ms)) {
 		status = VH_STATUS_FAIL;
 	}

@@ -136,9 +136,17 @@ struct vh_history_config {
 	unsigned transitions; /* default 32 */
 };
 
+/* Whether a check's failure may be a fleet-wide one (docs/configuration.md#peers): a shared
+ * check's failure is weighed against what the other replicas see before it fails readiness. */
+enum vh_scope {
+	VH_SCOPE_LOCAL,
+	VH_SCOPE_SHARED,
+};
+
 struct vh_check_config {
 	char name[VH_CONFIG_NAME_MAX];
 	enum vh_check_type type;
+	enum vh_scope scope; /* shared by default for dependency types once "peers" is set */
 	unsigned groups; /* enum vh_group bits; 0 means shown in /health only */
 	bool critical;
 	int64_t interval_ms;
@@ -201,6 +209,38 @@ struct vh_access_config {
 	char token_file[256]; /* where it was read from; "" when none */
 };
 
+#define VH_CONFIG_PEER_ADDRESSES_MAX 64
+
+/* What a shared outage does to readiness: keep serving (the point of the feature), or fail as
+ * before while still saying that the outage is fleet-wide. */
+enum vh_panic_mode {
+	VH_PANIC_SERVE,
+	VH_PANIC_UNREADY,
+};
+
+/* One peer of a static list: a name or numeric address (IPv6 without brackets) and a port, 0
+ * for the peers' default port. */
+struct vh_peer_address {
+	char host[256];
+	unsigned port;
+};
+
+/* The other replicas of this service, asked what they see (docs/configuration.md#peers).
+ * enabled is false when the file has no "peers"; exactly one of dns and addresses is set. */
+struct vh_peers_config {
+	bool enabled;
+	char dns[256]; /* a name that resolves to every replica (a headless Service), or "" */
+	size_t n_addresses;
+	struct vh_peer_address addresses[VH_CONFIG_PEER_ADDRESSES_MAX];
+	unsigned port; /* default: the first listen address's port */
+	int64_t interval_ms; /* one round of asking peers; default 1 s */
+	int64_t timeout_ms; /* per peer request; default 500 ms */
+	int64_t refresh_ms; /* how often dns is resolved again; default 10 s */
+	unsigned sample; /* peers asked per round at most, chosen at random; default 16 */
+	double panic_threshold; /* percent of answering replicas that must see a failure; 50 */
+	enum vh_panic_mode panic_mode;
+};
+
 /* Frozen after vh_config_load(): nothing changes it while the daemon runs. A reload loads a new
  * one and, once it is in force, destroys the old. */
 struct vh_config {
@@ -212,6 +252,7 @@ struct vh_config {
 	struct vh_history_config history;
 	int64_t shutdown_delay_ms; /* how long SIGTERM drains before exit; default 0 */
 	struct vh_access_config access;
+	struct vh_peers_config peers;
 	size_t n_checks;
 	struct vh_check_config *checks;
 };

@@ -63,6 +63,14 @@ const char *vh_config_value_listen_problem(const char *text, struct vh_listen *o
  * address (without brackets). */
 const char *vh_config_value_host_problem(const char *host);
 
+struct vh_peer_address;
+
+/* Parses a peer address "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" (HOST a name or numeric
+ * address) into out, with port 0 when text has none. Returns false with the reason in err,
+ * which does not quote text. */
+VH_MUSTCHECK bool vh_config_value_parse_peer_address(
+		const char *text, struct vh_peer_address *out, char *err, size_t err_len);
+
 /* A redis:// URL taken apart. The strings are malloc'd; vh_config_value_redis_url_finish() frees
  * them. The password is also located in the URL text, as the bytes [password_start,
  * password_end), so the loader can tell whether the environment supplied it. */

@@ -27,6 +27,13 @@ bool vh_render_excluded(const struct vh_request *request, const char *name);
  * names) and is not excluded. */
 bool vh_render_shows(const struct vh_request *request, const struct vh_check_state *check);
 
+/* Whether check is failing here in what its peers call a shared outage (vh/fleet.h), with a
+ * fresh result: every answer then says so, whatever panic_mode made of it. */
+bool vh_render_shared_outage(const struct vh_check_state *check, int64_t now_mono_ms);
+/* Whether any check that request shows is in a shared outage. */
+bool vh_render_any_shared_outage(
+		const struct vh_snapshot *snapshot, const struct vh_request *request);
+
 /* One check's status for kind in the pass/warn/fail vocabulary of health+json: FAIL when it keeps
  * the probe from passing, PASS when its effective status is PASS, WARN otherwise (a warning, a
  * non-critical failure, a result not in yet that the probe tolerates). */
@@ -41,6 +48,7 @@ enum vh_status vh_render_overall(
 #define VH_RENDER_REASON_MAX (VH_CHECK_OUTPUT_MAX + 96)
 
 /* Writes into buf the one line that says how check is doing: "not run yet", a staleness notice,
+ * the fleet's verdict on a failing shared check followed by "; here: " and the latest output,
  * the latest output, or that output with a note while rise/fall still holds the settled status
  * back. Returns buf. The text may hold control characters from a probe; escape it. */
 const char *vh_render_reason(

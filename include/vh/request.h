@@ -21,6 +21,7 @@ enum vh_request_target {
 	VH_REQUEST_METRICS, /* /metrics */
 	VH_REQUEST_HISTORY, /* /debug/history and /debug/history/NAME (check is "" for all) */
 	VH_REQUEST_DRAIN, /* /drain: start the shutdown drain, answer when it is over */
+	VH_REQUEST_PEERS, /* /peers/state: what this replica sees, for the other replicas */
 	VH_REQUEST_NOT_FOUND, /* any other path */
 };
 
@@ -39,14 +40,14 @@ struct vh_request {
 };
 
 /* Parses a request. path is the URI path, compared as sent and never decoded; query may be NULL;
- * /metrics and /drain ignore their query (Prometheus sends none); /debug/history reads verbose and
- * format (health+json is answered as JSON); accept is the Accept header or NULL. An unknown path is
- * not an error: target is then VH_REQUEST_NOT_FOUND and the query is not read. Query keys are
- * verbose (bare, "", 1, true, 0, false), exclude (repeatable, a percent-decoded check name) and
- * format (json, text, health+json); others are ignored. The format is ?format if given, else text
- * for ?verbose, else what Accept asks for, else JSON. Returns false with a one-line reason in err
- * for a malformed query (bad percent-encoding, a bad value, too many excludes, over 2048 bytes):
- * answer 400. */
+ * /metrics, /drain and /peers/state ignore their query (Prometheus sends none); /debug/history
+ * reads verbose and format (health+json is answered as JSON); accept is the Accept header or NULL.
+ * An unknown path is not an error: target is then VH_REQUEST_NOT_FOUND and the query is not read.
+ * Query keys are verbose (bare, "", 1, true, 0, false), exclude (repeatable, a percent-decoded
+ * check name) and format (json, text, health+json); others are ignored. The format is ?format if
+ * given, else text for ?verbose, else what Accept asks for, else JSON. Returns false with a
+ * one-line reason in err for a malformed query (bad percent-encoding, a bad value, too many
+ * excludes, over 2048 bytes): answer 400. */
 VH_MUSTCHECK bool vh_request_parse(const char *path, const char *query, const char *accept,
 		struct vh_request *out, char *err, size_t err_len);
 

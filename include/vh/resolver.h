@@ -18,6 +18,13 @@ struct vh_resolve;
  * start lookups. */
 typedef void (*vh_resolve_done_fn)(void *arg, const char *addr, const char *error);
 
+/* The most addresses vh_resolver_lookup_all() reports for one name. */
+#define VH_RESOLVE_ALL_MAX 1024
+
+/* Like vh_resolve_done_fn, for vh_resolver_lookup_all(): on success addrs holds n numeric
+ * addresses (IPv4 first, then IPv6, each once) and error is NULL; on failure n is 0. */
+typedef void (*vh_resolve_all_fn)(void *arg, const char *const *addrs, size_t n, const char *error);
+
 /* Creates a resolver on base from config: its nameservers (no search list), or the nameservers,
  * search list and ndots of /etc/resolv.conf when it lists none; /etc/hosts in both cases.
  * config's timeout and attempts override resolv.conf's options. Without a usable resolv.conf
@@ -38,6 +45,10 @@ void vh_resolver_destroy(struct vh_resolver *resolver);
  * stays valid until done runs or it is cancelled. host is copied. */
 struct vh_resolve *vh_resolver_lookup(
 		struct vh_resolver *resolver, const char *host, vh_resolve_done_fn done, void *arg);
+/* As vh_resolver_lookup(), but reports every address of the name (a headless Service's
+ * replicas), at most VH_RESOLVE_ALL_MAX of them. */
+struct vh_resolve *vh_resolver_lookup_all(
+		struct vh_resolver *resolver, const char *host, vh_resolve_all_fn done, void *arg);
 /* Cancels a lookup in flight; done will not be called. Accepts NULL, and a handle whose done
  * is running (it then does nothing); never pass one whose done has returned. */
 void vh_resolve_cancel(struct vh_resolve *lookup);

@@ -4,6 +4,7 @@
 #include "vh/check.h"
 #include "vh/compat.h"
 #include "vh/config.h"
+#include "vh/fleet.h"
 #include "vh/state.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -54,6 +55,22 @@ VH_MUSTCHECK bool vh_scheduler_reload(struct vh_scheduler *sched,
 /* Starts draining: from now on every snapshot says so and readiness fails, while the checks
  * keep running. There is no way back: the daemon is shutting down. */
 void vh_scheduler_drain(struct vh_scheduler *sched);
+
+/* Points *out at the fresh peer views (vh_peers_views()) and returns how many; valid during
+ * the call that asked. */
+typedef size_t (*vh_scheduler_views_fn)(
+		void *arg, int64_t now_mono_ms, const struct vh_fleet_view **out);
+
+/* Turns on fleet-aware readiness (docs/configuration.md#peers) for the shared checks: from now
+ * on each shared check that fails here is weighed, by vh_fleet_decide(), against the views that
+ * views(arg, ...) returns, and snapshots carry status (copied; its counts are replaced by each
+ * vh_scheduler_fleet_round()). */
+void vh_scheduler_set_fleet(struct vh_scheduler *sched, const struct vh_fleet_status *status,
+		vh_scheduler_views_fn views, void *arg);
+/* A round of asking peers has ended: takes the poller's counts from status and decides every
+ * shared check again, logging and recording each change of phase. */
+void vh_scheduler_fleet_round(struct vh_scheduler *sched, const struct vh_fleet_status *status,
+		int64_t round_started_mono_ms);
 
 /* Fills snapshot with the current state. The pointers stay valid until the next loop iteration
  * that runs a check or reloads, so use it at once. */

@@ -13,6 +13,29 @@
 #define VH_STATE_DURATION_BOUNDS 14
 extern const int64_t vh_state_duration_bounds_us[VH_STATE_DURATION_BOUNDS];
 
+/* Where a failing shared check stands against the rest of the fleet (docs/configuration.md#peers).
+ * Decided by vh_fleet_decide() only; renderers read it. */
+enum vh_outage_phase {
+	VH_OUTAGE_NONE, /* not failing here, a local check, or no peers configured */
+	VH_OUTAGE_HOLDING, /* failing here; waiting for peer views newer than the failure */
+	VH_OUTAGE_LOCAL, /* failing here and for fewer than panic_threshold of the replicas */
+	VH_OUTAGE_SHARED, /* failing for at least panic_threshold of the replicas */
+};
+
+struct vh_outage {
+	enum vh_outage_phase phase;
+	bool serve; /* SHARED and panic_mode "serve": probes count the check as WARN */
+	enum vh_status held; /* HOLDING: the settled status before the failure, which probes keep */
+	unsigned answered; /* replicas in the latest count that check this dependency, this one too
+			    */
+	unsigned failing; /* of those, how many see it failing */
+	double threshold; /* the panic threshold in force, percent */
+	unsigned votes; /* rounds in a row whose count disagreed with the phase (hysteresis) */
+	int64_t since_mono_ms; /* when the phase began */
+	int64_t since_wall_ms;
+	uint64_t declared; /* shared outages declared since start */
+};
+
 /* Everything stored about one check. Written only by vh_state_apply(); read by renderers. */
 struct vh_check_state {
 	const struct vh_check_config
@@ -36,6 +59,7 @@ struct vh_check_state {
 	/* Every run's duration: counts per bucket (not cumulative; the last is the +Inf one). */
 	uint64_t duration_buckets[VH_STATE_DURATION_BOUNDS + 1];
 	int64_t duration_sum_us;
+	struct vh_outage outage; /* only ever set for shared checks */
 	/* Recent results and transitions; NULL keeps none. Owned by whoever set it. */
 	struct vh_history *history;
 };
@@ -58,8 +82,10 @@ bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *
 		int64_t duration_us, int64_t now_mono_ms, int64_t now_wall_ms,
 		struct vh_transition *out);
 
-/* The status a reader should see now: the settled status, except that a result older than the
- * check's stale_after counts as FAIL and a non-critical FAIL is shown as WARN. */
+/* The status a reader should see now: the settled status, except that a shared check's FAIL is
+ * its held status while the fleet's view is awaited and WARN during a shared outage served
+ * through, a result older than the check's stale_after counts as FAIL, and a non-critical FAIL
+ * is shown as WARN. */
 enum vh_status vh_state_effective(const struct vh_check_state *state, int64_t now_mono_ms);
 /* Whether what the check watches is up: its settled status is PASS or WARN and its result is
  * fresh. Unlike vh_state_effective(), a non-critical failure is not softened to a warning. */
@@ -85,6 +111,18 @@ bool vh_state_in_probe(const struct vh_check_state *state, enum vh_probe_kind ki
 bool vh_state_check_passes(
 		const struct vh_check_state *state, enum vh_probe_kind kind, int64_t now_mono_ms);
 
+/* What the daemon knows of its peers (docs/configuration.md#peers), for answers and metrics. */
+struct vh_fleet_status {
+	uint64_t instance; /* this daemon's random id, which its peers see in its reports */
+	double panic_threshold;
+	enum vh_panic_mode panic_mode;
+	unsigned known; /* peer addresses found, this daemon not included */
+	unsigned reachable; /* of them, those whose latest report is valid and fresh */
+	uint64_t rounds;
+	uint64_t requests; /* peer requests sent */
+	uint64_t failures; /* of them, failed, timed out or answered garbage */
+};
+
 /* What renderers read: every check's state plus what the daemon knows about itself. */
 struct vh_snapshot {
 	const char *service;
@@ -92,6 +130,7 @@ struct vh_snapshot {
 	size_t n_checks;
 	bool startup_complete; /* latched: every readiness check has passed once */
 	bool draining; /* shutting down: readiness fails whatever the checks say */
+	const struct vh_fleet_status *fleet; /* NULL without peers */
 	/* Moves whenever anything in the snapshot but the clock does (a run ends, a drain begins,
 	 * a config is reloaded): two snapshots with the same version and the same now_* render the
 	 * same bodies. */
