@@ -382,8 +382,8 @@ static bool read_check(const struct vh_config_reader *r, const json_t *entry, co
 			read_groups(r, entry, path, &check->groups) &&
 			vh_config_read_bool(r, entry, path, "critical", &check->critical) &&
 			read_check_timing(r, entry, path, defaults, check) &&
-			vh_config_peers_read_scope(r, entry, path, &config->peers, check) &&
-			vh_config_check_read(r, entry, path, check);
+			vh_config_check_read(r, entry, path, check) &&
+			vh_config_peers_read_scope(r, entry, path, &config->peers, check);
 }
 
 static void init_sidecar(struct vh_check_config *check) {

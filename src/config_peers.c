@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define MS_SECOND INT64_C(1000)
 
@@ -135,11 +136,66 @@ static bool is_dependency(enum vh_check_type type) {
 			type == VH_CHECK_HTTP;
 }
 
+/* 127.0.0.0/8, ::1, "localhost" or a unix socket path: the pod itself. */
+static bool is_local_host(const char *host) {
+	if (!host || !host[0]) {
+		return false; /* libpq's environment decides; assume the usual remote database */
+	}
+	return host[0] == '/' || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+			strcmp(host, "[::1]") == 0 || strcasecmp(host, "localhost") == 0;
+}
+
+static const char *pg_host(const struct vh_postgres_config *p) {
+	const char *host = NULL;
+	for (size_t i = 0; i < p->n_params; i++) {
+		bool is_host = strcmp(p->keywords[i], "host") == 0;
+		if (is_host || (!host && strcmp(p->keywords[i], "hostaddr") == 0)) {
+			host = p->values[i];
+		}
+	}
+	return host;
+}
+
+/* The host of "http://HOST[:PORT]/...", copied into buf. */
+static const char *url_host(const char *url, char *buf, size_t len) {
+	const char *start = strstr(url, "://");
+	start = start ? start + 3 : url;
+	size_t n = strcspn(start, "/?#");
+	const char *colon = memchr(start, ':', n);
+	if (start[0] == '[') {
+		const char *end = memchr(start, ']', n);
+		n = end ? (size_t)(end - start + 1) : n;
+	} else if (colon) {
+		n = (size_t)(colon - start);
+	}
+	snprintf(buf, len, "%.*s", (int)n, start);
+	return buf;
+}
+
+static bool targets_this_pod(const struct vh_check_config *check) {
+	char host[300];
+	switch (check->type) {
+	case VH_CHECK_POSTGRES:
+		return is_local_host(pg_host(&check->u.postgres));
+	case VH_CHECK_REDIS:
+		return check->u.redis.unix_path || is_local_host(check->u.redis.host);
+	case VH_CHECK_TCP:
+		return is_local_host(check->u.tcp.host);
+	case VH_CHECK_HTTP:
+		return is_local_host(url_host(check->u.http.url, host, sizeof(host)));
+	case VH_CHECK_PROCESS:
+	case VH_CHECK_CGROUP:
+		break;
+	}
+	return true;
+}
+
 bool vh_config_peers_read_scope(const struct vh_config_reader *r, const json_t *entry,
 		const char *path, const struct vh_peers_config *peers,
 		struct vh_check_config *check) {
-	size_t scope = peers->enabled && is_dependency(check->type) ? VH_SCOPE_SHARED
-								    : VH_SCOPE_LOCAL;
+	size_t scope = peers->enabled && is_dependency(check->type) && !targets_this_pod(check)
+			? VH_SCOPE_SHARED
+			: VH_SCOPE_LOCAL;
 	if (!vh_config_read_choice(r, entry, path, "scope", "scope", scope_names,
 			    VH_ARRAY_LEN(scope_names), &scope)) {
 		return false;

@@ -13,8 +13,9 @@
 VH_MUSTCHECK bool vh_config_peers_read(
 		const struct vh_config_reader *r, const json_t *root, struct vh_config *config);
 /* Reads a check entry's "scope" into check->scope: "shared" by default for the dependency types
- * (postgres, redis, tcp, http) when peers are enabled, "local" otherwise. "shared" needs peers
- * and a dependency type. Call after the type is known. */
+ * (postgres, redis, tcp, http) when peers are enabled, unless the target is on loopback or a
+ * unix socket (this pod's own port is no shared dependency); "local" otherwise. "shared" needs
+ * peers and a dependency type. Call after the type's own settings are read. */
 VH_MUSTCHECK bool vh_config_peers_read_scope(const struct vh_config_reader *r, const json_t *entry,
 		const char *path, const struct vh_peers_config *peers,
 		struct vh_check_config *check);
