@@ -56,7 +56,10 @@ def sidecar_env(container, config_maps, live):
             value = var["value"]
         elif "secretKeyRef" in var.get("valueFrom", {}):
             secret_vars.add(name)
-            value = "redis://:dummy@127.0.0.1:1/0" if name.endswith("_URL") else "dummy-secret"
+            # The URL's host stays a name unless live: a loopback one would make the
+            # check's default scope local (docs/configuration.md#peers).
+            url = "redis://:dummy@127.0.0.1:1/0" if live else "redis://:dummy@redis:6379/0"
+            value = url if name.endswith("_URL") else "dummy-secret"
         elif "configMapKeyRef" in var.get("valueFrom", {}):
             ref = var["valueFrom"]["configMapKeyRef"]
             value = config_maps[ref["name"]]["data"][ref["key"]]
@@ -202,6 +205,50 @@ def check_service(name, objects, deploy, port):
            "prometheus.yml's pod job expects")
 
 
+def check_peers(name, objects, deploy, effective, port):
+    """The sidecar's peers.dns must name a headless Service over every replica, ready or not
+    (docs/configuration.md#peers): without publishNotReadyAddresses an unready replica drops
+    out of DNS and the shared-outage count is wrong."""
+    peers = effective.get("peers")
+    if not report(peers is not None and "dns" in peers,
+                  f"{name}: the sidecar finds its peers through a headless Service (peers.dns)"):
+        return
+    wanted = peers["dns"].split(".")[0]
+    labels = deploy["spec"]["template"]["metadata"]["labels"]
+    svc = next((o for o in objects if o["kind"] == "Service"
+                and o["metadata"]["name"] == wanted), None)
+    if not report(svc is not None, f"{name}: peers.dns {peers['dns']!r} names a Service in the "
+                  "same kustomization"):
+        return
+    spec = svc["spec"]
+    selects = bool(spec.get("selector")) and all(
+        labels.get(k) == v for k, v in spec["selector"].items())
+    report(spec.get("clusterIP") == "None" and selects,
+           f"{name}: Service {wanted} is headless (clusterIP None) and selects the pods")
+    report(spec.get("publishNotReadyAddresses") is True,
+           f"{name}: Service {wanted} publishes not-ready addresses, so unready replicas count")
+    report(peers["port"] == port and any(p["port"] == port for p in spec.get("ports", [])),
+           f"{name}: peers.port {peers['port']} is the sidecar's listen port and a port of "
+           f"Service {wanted}")
+    shared = [c["name"] for c in effective["checks"] if c.get("scope") == "shared"]
+    local_ports = [c["name"] for c in effective["checks"] if c["type"] in ("http", "tcp")
+                   and c.get("scope") == "shared"
+                   and "127.0.0.1" in json.dumps(c.get(c["type"], {}))]
+    report(bool(shared) and not local_ports,
+           f"{name}: the dependency checks are shared ({', '.join(shared)}) and no check of "
+           "the pod's own port is")
+
+
+def loopback_only(text):
+    """The config for a run on this machine: peers found through DNS would send a query to
+    the host's nameserver, so they become one loopback address where nothing answers."""
+    config = json.loads(text)
+    if "peers" in config:
+        peers = {k: v for k, v in config["peers"].items() if k not in ("dns", "addresses")}
+        config["peers"] = {**peers, "addresses": ["127.0.0.1:1"]}
+    return json.dumps(config)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -221,7 +268,7 @@ def time_answers(vh_bin, name, text, env, service, sidecar):
     """Runs the sidecar on loopback with the pod's config and times each probe's answer."""
     port = free_port()
     with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
-        f.write(text)
+        f.write(loopback_only(text))
         f.flush()
         proc = subprocess.Popen([vh_bin, "serve", "-c", f.name, "--listen", f"127.0.0.1:{port}",
                                  "--log-level", "error"], env={"PATH": "/usr/bin:/bin", **env},
@@ -283,6 +330,7 @@ def check_deployment(vh_bin, deploy, objects):
     check_probe_arithmetic(name, service, effective, port)
     check_pod(name, spec, service, sidecar, effective)
     check_service(name, objects, deploy, port)
+    check_peers(name, objects, deploy, effective, port)
     live_env, _ = sidecar_env(sidecar, config_maps, live=True)
     time_answers(vh_bin, name, text, live_env, service, sidecar)
 
