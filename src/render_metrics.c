@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vh/fleet.h"
+#include "vh/render.h"
+
 /* A dependency statistic: a measure of one check type exported under a fixed metric name. */
 struct measure_metric {
 	enum vh_check_type type;
@@ -292,6 +295,96 @@ static void add_plain(struct evbuffer *out, const char *name, const char *type, 
 	evbuffer_add_printf(out, "\n");
 }
 
+static const enum vh_outage_phase all_phases[] = {
+		VH_OUTAGE_NONE, VH_OUTAGE_HOLDING, VH_OUTAGE_LOCAL, VH_OUTAGE_SHARED};
+
+static bool has_shared_check(const struct vh_snapshot *s) {
+	for (size_t i = 0; i < s->n_checks; i++) {
+		if (s->checks[i].config->scope == VH_SCOPE_SHARED) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The latest count of replicas, taken at each decision; none is shown before the first one
+ * (answered is 0 until then, although a count always includes this replica). */
+static void add_replica_count(struct evbuffer *out, const struct vh_snapshot *s, const char *name,
+		const char *help, bool failing) {
+	add_header(out, name, "gauge", help);
+	for (size_t i = 0; i < s->n_checks; i++) {
+		const struct vh_outage *o = &s->checks[i].outage;
+		if (s->checks[i].config->scope == VH_SCOPE_SHARED && o->answered > 0) {
+			add_check_sample(out, name, s->checks[i].config->name,
+					failing ? o->failing : o->answered);
+		}
+	}
+}
+
+/* The fleet's view of each shared check: the same decision every answer shows. */
+static void add_fleet_checks(struct evbuffer *out, const struct vh_snapshot *s) {
+	add_header(out, "veza_health_check_shared_outage", "gauge",
+			"1 while the check fails here in a shared outage, on a fresh result.");
+	for (size_t i = 0; i < s->n_checks; i++) {
+		const struct vh_check_state *c = &s->checks[i];
+		if (c->config->scope == VH_SCOPE_SHARED) {
+			add_check_sample(out, "veza_health_check_shared_outage", c->config->name,
+					vh_render_shared_outage(c, s->now_mono_ms));
+		}
+	}
+	add_header(out, "veza_health_check_fleet_verdict", "gauge",
+			"1 for the fleet's verdict on the check now, 0 for the others.");
+	for (size_t i = 0; i < s->n_checks; i++) {
+		const struct vh_check_state *c = &s->checks[i];
+		if (c->config->scope != VH_SCOPE_SHARED) {
+			continue;
+		}
+		for (size_t k = 0; k < VH_ARRAY_LEN(all_phases); k++) {
+			evbuffer_add_printf(out, "veza_health_check_fleet_verdict{check=\"");
+			add_label_value(out, c->config->name);
+			evbuffer_add_printf(out, "\",verdict=\"%s\"} %d\n",
+					vh_fleet_phase_name(all_phases[k]),
+					all_phases[k] == c->outage.phase);
+		}
+	}
+	add_header(out, "veza_health_check_shared_outages_total", "counter",
+			"Shared outages of the check's dependency declared here.");
+	for (size_t i = 0; i < s->n_checks; i++) {
+		const struct vh_check_state *c = &s->checks[i];
+		if (c->config->scope == VH_SCOPE_SHARED) {
+			add_check_sample(out, "veza_health_check_shared_outages_total",
+					c->config->name, (double)c->outage.declared);
+		}
+	}
+	add_replica_count(out, s, "veza_health_check_replicas_answered",
+			"Replicas counted for the check's dependency, this one included.", false);
+	add_replica_count(out, s, "veza_health_check_replicas_failing",
+			"Of those, the replicas whose latest run of it failed.", true);
+}
+
+/* Only with peers configured: without them there is no fleet to count, and a 0 would read as
+ * "no peer answered" on every daemon that never asked. */
+static void add_fleet(struct evbuffer *out, const struct vh_snapshot *s) {
+	const struct vh_fleet_status *f = s->fleet;
+	if (!f) {
+		return;
+	}
+	add_plain(out, "veza_health_peers_known", "gauge",
+			"Peer addresses found, this daemon not included.", f->known);
+	add_plain(out, "veza_health_peers_reachable", "gauge",
+			"Peers whose latest report is valid and fresh.", f->reachable);
+	add_plain(out, "veza_health_peer_rounds_total", "counter",
+			"Rounds of asking peers finished.", (double)f->rounds);
+	add_plain(out, "veza_health_peer_requests_total", "counter", "Requests sent to peers.",
+			(double)f->requests);
+	add_plain(out, "veza_health_peer_request_failures_total", "counter",
+			"Peer requests that failed, timed out or were answered with garbage.",
+			(double)f->failures);
+	if (has_shared_check(s)) {
+		add_fleet_checks(out, s);
+	}
+}
+
 static void add_self(struct evbuffer *out, const struct vh_self_stats *self) {
 	if (!self) {
 		return;
@@ -362,6 +455,7 @@ void vh_render_metrics(const struct vh_snapshot *snapshot, const struct vh_build
 	add_probes(out, snapshot);
 	add_build_info(out, build);
 	add_measures(out, snapshot);
+	add_fleet(out, snapshot);
 	add_http(out, http);
 	add_self(out, self);
 }

@@ -19,9 +19,10 @@ struct vh_build_info {
 };
 
 /* Appends every metric of docs/metrics.md to out: per check, per probe, build info, dependency
- * statistics from the latest results, the HTTP front's counts from http (NULL omits them) and
- * the daemon's own process metrics from self (NULL or a have_* flag left false omits them).
- * Reads only the snapshot: it never runs a check. */
+ * statistics from the latest results, the peers and each shared check's fleet verdict when
+ * snapshot->fleet is set (peers configured), the HTTP front's counts from http (NULL omits them)
+ * and the daemon's own process metrics from self (NULL or a have_* flag left false omits them).
+ * Reads only the snapshot: it never runs a check nor asks a peer. */
 void vh_render_metrics(const struct vh_snapshot *snapshot, const struct vh_build_info *build,
 		const struct vh_http_stats *http, const struct vh_self_stats *self,
 		struct evbuffer *out);

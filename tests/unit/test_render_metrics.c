@@ -409,3 +409,205 @@ Test(render_metrics, http_front_counts) {
 	expect_no(text, "veza_health_http_");
 	free(text);
 }
+
+/* Peers configured: db (postgres) fails here in a shared outage that 5 of 6 replicas see, the
+ * second one declared since start; cache (redis) passes while 1 of 6 see it failing; me (a
+ * process check) is local and has no fleet series. */
+static void fleet_outage(struct fixture *f, struct vh_fleet_status *fleet) {
+	fixture_init(f);
+	*fleet = (struct vh_fleet_status){.panic_threshold = 50,
+			.panic_mode = VH_PANIC_SERVE,
+			.known = 5,
+			.reachable = 4,
+			.rounds = 120,
+			.requests = 600,
+			.failures = 7};
+	f->snapshot.fleet = fleet;
+	struct vh_check_state *db = add_check(f, "db", VH_CHECK_POSTGRES, VH_GROUP_READINESS, true);
+	struct vh_check_state *cache =
+			add_check(f, "cache", VH_CHECK_REDIS, VH_GROUP_READINESS, true);
+	struct vh_check_state *me = add_check(f, "me", VH_CHECK_PROCESS, VH_GROUP_LIVENESS, true);
+	f->configs[0].scope = VH_SCOPE_SHARED;
+	f->configs[1].scope = VH_SCOPE_SHARED;
+	run_simple(db, VH_STATUS_FAIL, "connection refused", 200, 1000);
+	db->outage = (struct vh_outage){.phase = VH_OUTAGE_SHARED,
+			.serve = true,
+			.answered = 6,
+			.failing = 5,
+			.threshold = 50,
+			.since_mono_ms = NOW_MONO - 150,
+			.since_wall_ms = NOW_WALL - 150,
+			.declared = 2};
+	run_simple(cache, VH_STATUS_PASS, "PONG", 200, 1000);
+	cache->outage = (struct vh_outage){.answered = 6, .failing = 1, .threshold = 50};
+	run_simple(me, VH_STATUS_PASS, "running", 200, 100);
+}
+
+Test(render_metrics, peers_and_fleet_verdicts_of_shared_checks) {
+	struct fixture f;
+	struct vh_fleet_status fleet;
+	fleet_outage(&f, &fleet);
+	char *text = metrics(&f, NULL);
+	expect_line(text, "# TYPE veza_health_peers_known gauge");
+	expect_line(text, "veza_health_peers_known 5");
+	expect_line(text, "# TYPE veza_health_peers_reachable gauge");
+	expect_line(text, "veza_health_peers_reachable 4");
+	expect_line(text, "# TYPE veza_health_peer_rounds_total counter");
+	expect_line(text, "veza_health_peer_rounds_total 120");
+	expect_line(text, "# TYPE veza_health_peer_requests_total counter");
+	expect_line(text, "veza_health_peer_requests_total 600");
+	expect_line(text, "# TYPE veza_health_peer_request_failures_total counter");
+	expect_line(text, "veza_health_peer_request_failures_total 7");
+
+	expect_line(text, "# TYPE veza_health_check_shared_outage gauge");
+	expect_line(text, "veza_health_check_shared_outage{check=\"db\"} 1");
+	expect_line(text, "veza_health_check_shared_outage{check=\"cache\"} 0");
+	expect_line(text, "# TYPE veza_health_check_fleet_verdict gauge");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"none\"} 0");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"holding\"} 0");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"local\"} 0");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"shared\"} 1");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"cache\",verdict=\"none\"} 1");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"cache\",verdict=\"shared\"} 0");
+	expect_line(text, "# TYPE veza_health_check_shared_outages_total counter");
+	expect_line(text, "veza_health_check_shared_outages_total{check=\"db\"} 2");
+	expect_line(text, "veza_health_check_shared_outages_total{check=\"cache\"} 0");
+	expect_line(text, "# TYPE veza_health_check_replicas_answered gauge");
+	expect_line(text, "veza_health_check_replicas_answered{check=\"db\"} 6");
+	expect_line(text, "veza_health_check_replicas_answered{check=\"cache\"} 6");
+	expect_line(text, "# TYPE veza_health_check_replicas_failing gauge");
+	expect_line(text, "veza_health_check_replicas_failing{check=\"db\"} 5");
+	expect_line(text, "veza_health_check_replicas_failing{check=\"cache\"} 1");
+
+	/* A local check takes no part in the fleet's decision. */
+	expect_no(text, "{check=\"me\",verdict=");
+	expect_no(text, "veza_health_check_shared_outage{check=\"me\"}");
+	expect_no(text, "veza_health_check_replicas_answered{check=\"me\"}");
+	expect_no(text, "veza_health_check_shared_outages_total{check=\"me\"}");
+
+	/* Served through: the dependency is down (up 0) but readiness holds. */
+	expect_line(text, "veza_health_check_up{check=\"db\"} 0");
+	expect_line(text, "veza_health_check_status{check=\"db\",status=\"warn\"} 1");
+	expect_line(text, "veza_health_ready 1");
+	free(text);
+}
+
+Test(render_metrics, unready_panic_mode_still_reports_the_shared_outage) {
+	struct fixture f;
+	struct vh_fleet_status fleet;
+	fleet_outage(&f, &fleet);
+	fleet.panic_mode = VH_PANIC_UNREADY;
+	f.states[0].outage.serve = false;
+	char *text = metrics(&f, NULL);
+	expect_line(text, "veza_health_check_shared_outage{check=\"db\"} 1");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"shared\"} 1");
+	expect_line(text, "veza_health_check_status{check=\"db\",status=\"fail\"} 1");
+	expect_line(text, "veza_health_ready 0");
+	free(text);
+}
+
+Test(render_metrics, a_stale_result_is_no_shared_outage) {
+	struct fixture f;
+	struct vh_fleet_status fleet;
+	fleet_outage(&f, &fleet);
+	f.snapshot.now_mono_ms += 60000; /* past stale_after: the failure here is not current */
+	char *text = metrics(&f, NULL);
+	expect_line(text, "veza_health_check_shared_outage{check=\"db\"} 0");
+	/* The verdict is the decision as it stands; the 0/1 says whether it is current. */
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"shared\"} 1");
+	expect_line(text, "veza_health_check_replicas_failing{check=\"db\"} 5");
+	free(text);
+}
+
+Test(render_metrics, holding_and_local_fault_are_no_shared_outage) {
+	struct fixture f;
+	struct vh_fleet_status fleet;
+	fleet_outage(&f, &fleet);
+	struct vh_outage *o = &f.states[0].outage;
+	o->phase = VH_OUTAGE_HOLDING;
+	o->serve = false;
+	o->held = VH_STATUS_PASS;
+	o->failing = 1;
+	char *text = metrics(&f, NULL);
+	expect_line(text, "veza_health_check_shared_outage{check=\"db\"} 0");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"holding\"} 1");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"shared\"} 0");
+	expect_line(text, "veza_health_check_replicas_failing{check=\"db\"} 1");
+	expect_line(text, "veza_health_ready 1"); /* held: the status before the failure */
+	free(text);
+	o->phase = VH_OUTAGE_LOCAL;
+	text = metrics(&f, NULL);
+	expect_line(text, "veza_health_check_shared_outage{check=\"db\"} 0");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"local\"} 1");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"db\",verdict=\"holding\"} 0");
+	expect_line(text, "veza_health_ready 0");
+	free(text);
+}
+
+Test(render_metrics, replica_counts_wait_for_the_first_decision) {
+	struct fixture f;
+	struct vh_fleet_status fleet;
+	fleet_outage(&f, &fleet);
+	vh_state_init(&f.states[1], &f.configs[1]); /* cache: not run, never weighed */
+	char *text = metrics(&f, NULL);
+	expect_no(text, "veza_health_check_replicas_answered{check=\"cache\"}");
+	expect_no(text, "veza_health_check_replicas_failing{check=\"cache\"}");
+	expect_line(text, "veza_health_check_replicas_answered{check=\"db\"} 6");
+	expect_line(text, "veza_health_check_shared_outage{check=\"cache\"} 0");
+	expect_line(text, "veza_health_check_fleet_verdict{check=\"cache\",verdict=\"none\"} 1");
+	free(text);
+}
+
+Test(render_metrics, no_fleet_series_without_peers) {
+	struct fixture f;
+	struct vh_fleet_status fleet;
+	fleet_outage(&f, &fleet);
+	f.snapshot.fleet = NULL;
+	char *text = metrics(&f, NULL);
+	expect_no(text, "veza_health_peer");
+	expect_no(text, "replicas");
+	expect_no(text, "shared_outage");
+	expect_no(text, "fleet_verdict");
+	free(text);
+}
+
+Test(render_metrics, peers_without_shared_checks_show_only_the_peers) {
+	struct fixture f;
+	struct vh_fleet_status fleet;
+	fleet_outage(&f, &fleet);
+	f.configs[0].scope = VH_SCOPE_LOCAL;
+	f.configs[1].scope = VH_SCOPE_LOCAL;
+	char *text = metrics(&f, NULL);
+	expect_line(text, "veza_health_peers_known 5");
+	expect_no(text, "veza_health_check_shared_outage");
+	expect_no(text, "veza_health_check_fleet_verdict");
+	expect_no(text, "veza_health_check_replicas_");
+	free(text);
+}
+
+Test(render_metrics, fleet_families_have_help_and_type_once) {
+	struct fixture f;
+	struct vh_fleet_status fleet;
+	fleet_outage(&f, &fleet);
+	char *text = metrics(&f, NULL);
+	static const char *const families[] = {"veza_health_peers_known",
+			"veza_health_peers_reachable", "veza_health_peer_rounds_total",
+			"veza_health_peer_requests_total",
+			"veza_health_peer_request_failures_total",
+			"veza_health_check_shared_outage", "veza_health_check_fleet_verdict",
+			"veza_health_check_shared_outages_total",
+			"veza_health_check_replicas_answered",
+			"veza_health_check_replicas_failing"};
+	for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "\n# HELP %s ", families[i]);
+		const char *help = strstr(text, line);
+		cr_assert_not_null(help, "no HELP for %s", families[i]);
+		cr_assert_null(strstr(help + 1, line), "two HELP lines for %s", families[i]);
+		snprintf(line, sizeof(line), "\n# TYPE %s ", families[i]);
+		const char *type = strstr(text, line);
+		cr_assert_not_null(type, "no TYPE for %s", families[i]);
+		cr_assert_null(strstr(type + 1, line), "two TYPE lines for %s", families[i]);
+	}
+	free(text);
+}
