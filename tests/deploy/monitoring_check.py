@@ -15,6 +15,9 @@ Subcommands (each prints what it found and exits non-zero on a problem):
                                     unit test where it fires and one where it stays quiet
   scrape-test METRICS_FILE OUT      turn a real /metrics answer into a promtool unit test
                                     that checks the alerts against the daemon's real labels
+  fleet-scrape-test OUT RULES METRICS_FILE...
+                                    the same for the scrapes of peered daemons in a shared
+                                    outage, one target each
 Standard library only.
 """
 import json
@@ -343,47 +346,85 @@ def series_text(name, labels):
     return f"{name}{{{body}}}"
 
 
-def cmd_scrape_test(scrape, out, rules_path):
-    """Replays one scrape for 6 minutes (counters frozen) plus up=1, and expects exactly the
-    alerts that the daemon's state calls for, through the ALERTS series: the config run by
-    check_monitoring.sh has a critical tcp check `dead` to a closed port and a passing tcp
-    check `self`, so only VezaHealthDependencyDown (for dead) and VezaHealthNotReady fire."""
-    samples = parse_scrape(scrape)
-    values = {(n, tuple(sorted(l.items()))): v for n, l, v in samples}
-    info = {l["check"]: l for n, l, _ in samples if n == "veza_health_check_info"}
-    for check in ("dead", "self", "sidecar"):
-        if check not in info:
-            fail(f"the scrape has no veza_health_check_info for check {check}")
-    if failures:
-        sys.exit(1)
+def alerts_test(rules_path, targets, firing):
+    """The lines of a promtool test that replays each (target labels, samples) of targets for
+    6 minutes (counters frozen) plus up=1, and expects exactly the firing alerts (label dicts)
+    at 5m through the ALERTS series."""
     lines = [
         "rule_files:", f"  - {json.dumps(os.path.abspath(rules_path))}",
         "evaluation_interval: 15s", "tests:", "  - interval: 15s", "    input_series:",
     ]
-    for (name, labels), value in sorted(values.items()):
-        full = dict(TARGET)
-        full.update(labels)
-        lines.append(f"      - series: {json.dumps(series_text(name, full))}")
-        lines.append(f"        values: '{value!r}x24'")
-    lines.append(f"      - series: {json.dumps(series_text('up', TARGET))}")
-    lines.append("        values: '1x24'")
-    dead = info["dead"]
-    firing = [
-        {"alertname": "VezaHealthDependencyDown", "severity": "critical", "check": "dead",
-         "type": dead["type"], "groups": dead["groups"]},
-        {"alertname": "VezaHealthNotReady", "severity": "warning"},
-    ]
+    for target, samples in targets:
+        values = {(n, tuple(sorted(l.items()))): v for n, l, v in samples}
+        for (name, labels), value in sorted(values.items()):
+            full = dict(target)
+            full.update(labels)
+            lines.append(f"      - series: {json.dumps(series_text(name, full))}")
+            lines.append(f"        values: '{value!r}x24'")
+        lines.append(f"      - series: {json.dumps(series_text('up', target))}")
+        lines.append("        values: '1x24'")
     lines += ["    promql_expr_test:", '      - expr: ALERTS{alertstate="firing"}',
               "        eval_time: 5m", "        exp_samples:"]
     for labels in firing:
-        full = {"alertstate": "firing", **TARGET, **labels}
-        full = {k: v for k, v in full.items() if v != ""}
+        full = {k: v for k, v in {"alertstate": "firing", **labels}.items() if v != ""}
         lines.append(f"          - labels: {json.dumps(series_text('ALERTS', full))}")
         lines.append("            value: 1")
+    return lines
+
+
+def check_infos(samples, checks):
+    info = {l["check"]: l for n, l, _ in samples if n == "veza_health_check_info"}
+    for check in checks:
+        if check not in info:
+            fail(f"the scrape has no veza_health_check_info for check {check}")
+    if failures:
+        sys.exit(1)
+    return info
+
+
+def cmd_scrape_test(scrape, out, rules_path):
+    """Replays one scrape and expects exactly the alerts that the daemon's state calls for: the
+    config run by check_monitoring.sh has a critical tcp check `dead` to a closed port and a
+    passing tcp check `self`, so only VezaHealthDependencyDown (for dead) and
+    VezaHealthNotReady fire."""
+    samples = parse_scrape(scrape)
+    dead = check_infos(samples, ("dead", "self", "sidecar"))["dead"]
+    firing = [
+        {"alertname": "VezaHealthDependencyDown", "severity": "critical", **TARGET,
+         "check": "dead", "type": dead["type"], "groups": dead["groups"]},
+        {"alertname": "VezaHealthNotReady", "severity": "warning", **TARGET},
+    ]
     with open(out, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    finish(f"{len(values)} scraped series written as a promtool test expecting "
+        f.write("\n".join(alerts_test(rules_path, [(TARGET, samples)], firing)) + "\n")
+    finish(f"{len(samples)} scraped samples written as a promtool test expecting "
            f"{', '.join(a['alertname'] for a in firing)} and no other alert")
+
+
+FLEET_TARGET = {"job": "veza-health-static", "service": "scraped-fleet"}
+
+
+def cmd_fleet_scrape_test(out, rules_path, scrapes):
+    """Replays the scrapes of peered daemons whose critical shared check `dead` (a closed port)
+    is in a shared outage on each, as targets 10.0.0.1:8099, 10.0.0.2:8099, ...: exactly one
+    VezaHealthSharedOutage fires, for the service and check, and neither
+    VezaHealthDependencyDown nor VezaHealthNotReady, since the pods stay ready."""
+    targets = []
+    for i, path in enumerate(scrapes, 1):
+        samples = parse_scrape(path)
+        dead = check_infos(samples, ("dead", "sidecar"))["dead"]
+        shared = [v for n, l, v in samples
+                  if n == "veza_health_check_shared_outage" and l.get("check") == "dead"]
+        if shared != [1.0]:
+            fail(f"{path}: veza_health_check_shared_outage{{check=\"dead\"}} is {shared}, not 1")
+        targets.append(({**FLEET_TARGET, "instance": f"10.0.0.{i}:8099"}, samples))
+    if failures:
+        sys.exit(1)
+    firing = [{"alertname": "VezaHealthSharedOutage", "severity": "critical", **FLEET_TARGET,
+               "check": "dead", "type": dead["type"]}]
+    with open(out, "w") as f:
+        f.write("\n".join(alerts_test(rules_path, targets, firing)) + "\n")
+    finish(f"{len(targets)} peered scrapes written as a promtool test expecting "
+           f"VezaHealthSharedOutage and no other alert")
 
 
 def main(argv):
@@ -393,6 +434,7 @@ def main(argv):
         "names": (3, lambda a: cmd_names(a[0], a[1], a[2:])),
         "coverage": (2, lambda a: cmd_coverage(a[0], a[1])),
         "scrape-test": (3, lambda a: cmd_scrape_test(a[0], a[1], a[2])),
+        "fleet-scrape-test": (3, lambda a: cmd_fleet_scrape_test(a[0], a[1], a[2:])),
     }
     if len(argv) < 2 or argv[1] not in cmds or len(argv) - 2 < cmds[argv[1]][0]:
         sys.exit(__doc__)
