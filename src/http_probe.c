@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "vh/clock.h"
 #include "vh/resolver.h"
@@ -325,11 +327,36 @@ static void http_destroy(void *impl) {
 	free(probe);
 }
 
+/* Whether the exchange's socket has connected: evhttp says so only when it closes. */
+static bool socket_connected(const struct http_probe *probe) {
+	struct bufferevent *bev =
+			probe->conn ? evhttp_connection_get_bufferevent(probe->conn) : NULL;
+	evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	return fd >= 0 && getpeername(fd, (struct sockaddr *)&peer, &len) == 0;
+}
+
+static void http_phase(void *impl, char *buf, size_t len) {
+	const struct http_probe *probe = impl;
+	buf[0] = '\0';
+	if (probe->state == HTTP_RESOLVING) {
+		snprintf(buf, len, "resolving \"%s\"", probe->host);
+	} else if (probe->state == HTTP_EXCHANGING && probe->got_headers) {
+		snprintf(buf, len, "reading the body from %s", probe->shown);
+	} else if (probe->state == HTTP_EXCHANGING && socket_connected(probe)) {
+		snprintf(buf, len, "waiting for the reply from %s", probe->shown);
+	} else if (probe->state == HTTP_EXCHANGING) {
+		snprintf(buf, len, "connecting to %s", probe->shown);
+	}
+}
+
 static const struct vh_probe_ops http_ops = {
 		.type = "http",
 		.start = http_start,
 		.cancel = http_cancel,
 		.destroy = http_destroy,
+		.phase = http_phase,
 };
 
 /* Fills the URL parts of probe. Messages never quote the URL: it may carry a secret. */

@@ -1,6 +1,7 @@
 /* pg_probe.c - the `postgres` check: one non-blocking libpq connection driven by libevent. */
 #include "vh/pg_probe.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
@@ -568,11 +569,57 @@ static void pg_destroy(void *impl) {
 	free(probe);
 }
 
+/* libpq's connection state during PQconnectPoll, in words. */
+static const char *connect_step(ConnStatusType status) {
+	switch (status) {
+	case CONNECTION_STARTED:
+		return "connecting to";
+	case CONNECTION_SSL_STARTUP:
+	case CONNECTION_GSS_STARTUP:
+		return "negotiating TLS with";
+	case CONNECTION_MADE:
+	case CONNECTION_AWAITING_RESPONSE:
+	case CONNECTION_AUTH_OK:
+		return "authenticating with";
+	default:
+		/* SETENV, CHECK_WRITABLE, CHECK_TARGET, CHECK_STANDBY, CONSUME: session set-up. */
+		return "starting the session with";
+	}
+}
+
+static void pg_phase(void *impl, char *buf, size_t len) {
+	const struct pg_probe *probe = impl;
+	const char *addr = probe->conn ? PQhostaddr(probe->conn) : NULL;
+	const char *port = probe->conn ? PQport(probe->conn) : NULL;
+	char where[INET6_ADDRSTRLEN + 16];
+	bool v6 = addr && strchr(addr, ':');
+	snprintf(where, sizeof(where), "%s%s%s:%s", v6 ? "[" : "", addr && addr[0] ? addr : "?",
+			v6 ? "]" : "", port && port[0] ? port : "5432");
+	buf[0] = '\0';
+	switch (probe->state) {
+	case PG_RESOLVING: {
+		const char *name = vh_pg_params_lookup_name(probe->params, probe->lookup_index);
+		snprintf(buf, len, "resolving \"%s\"", name ? name : "?");
+		break;
+	}
+	case PG_CONNECTING:
+		snprintf(buf, len, "%s %s", connect_step(PQstatus(probe->conn)), where);
+		break;
+	case PG_QUERYING:
+		snprintf(buf, len, "waiting for the reply from %s", where);
+		break;
+	case PG_DISCONNECTED:
+	case PG_IDLE:
+		break;
+	}
+}
+
 static const struct vh_probe_ops pg_ops = {
 		.type = "postgres",
 		.start = pg_start,
 		.cancel = pg_cancel,
 		.destroy = pg_destroy,
+		.phase = pg_phase,
 };
 
 bool vh_pg_probe_create(const struct vh_probe_env *env, const struct vh_postgres_config *config,

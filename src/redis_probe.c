@@ -64,6 +64,7 @@ struct redis_probe {
 	struct vh_backoff backoff;
 	int64_t retry_at_ms;
 	char last_error[VH_CHECK_OUTPUT_MAX];
+	bool awaiting_auth; /* AUTH sent on this connection, its reply not in yet */
 
 	enum run_state run;
 	uint64_t run_id;
@@ -200,6 +201,7 @@ static void on_auth_reply(redisAsyncContext *ctx, void *r, void *privdata) {
 	if (!probe) {
 		return;
 	}
+	probe->awaiting_auth = false;
 	if (!reply) {
 		connection_lost(probe, ctx);
 	} else if (reply->type == REDIS_REPLY_ERROR) {
@@ -431,6 +433,7 @@ static void on_info_reply(redisAsyncContext *ctx, void *r, void *privdata) {
 static bool send_setup(struct redis_probe *probe) {
 	const struct vh_redis_config *config = probe->config;
 	redisAsyncContext *ctx = probe->ctx;
+	probe->awaiting_auth = false;
 	if (config->password) {
 		const char *argv[3] = {"AUTH"};
 		int argc = 1;
@@ -441,6 +444,7 @@ static bool send_setup(struct redis_probe *probe) {
 		if (redisAsyncCommandArgv(ctx, on_auth_reply, NULL, argc, argv, NULL) != REDIS_OK) {
 			return false;
 		}
+		probe->awaiting_auth = true;
 	}
 	if (config->db != 0) {
 		char db[16];
@@ -606,11 +610,30 @@ static void redis_destroy(void *impl) {
 	free(probe);
 }
 
+static void redis_phase(void *impl, char *buf, size_t len) {
+	const struct redis_probe *probe = impl;
+	bool connected = probe->ctx && (probe->ctx->c.flags & REDIS_CONNECTED);
+	buf[0] = '\0';
+	if (probe->run == RUN_NONE) {
+		return;
+	}
+	if (probe->conn == CONN_RESOLVING) {
+		snprintf(buf, len, "resolving \"%s\"", probe->config->host);
+	} else if (probe->ctx && !connected) {
+		snprintf(buf, len, "connecting to %s", probe->peer);
+	} else if (probe->ctx && probe->awaiting_auth) {
+		snprintf(buf, len, "authenticating with %s", probe->peer);
+	} else if (probe->ctx) {
+		snprintf(buf, len, "waiting for the reply from %s", probe->peer);
+	}
+}
+
 static const struct vh_probe_ops redis_ops = {
 		.type = "redis",
 		.start = redis_start,
 		.cancel = redis_cancel,
 		.destroy = redis_destroy,
+		.phase = redis_phase,
 };
 
 /* The config loader validates all of this; checking again keeps a bad config from reaching

@@ -406,10 +406,16 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg) {
 	if (runner->phase != RUNNER_RUNNING) {
 		return;
 	}
+	/* What the run was waiting for sends a person to the right place: a hung lookup is not a
+	 * hung database. Asked before the cancel, which forgets it. */
+	char phase[VH_CHECK_OUTPUT_MAX / 2] = "";
+	if (runner->probe.ops->phase) {
+		runner->probe.ops->phase(runner->probe.impl, phase, sizeof(phase));
+	}
 	/* Cancel first so the probe cannot report into the run we are about to close. */
 	runner->probe.ops->cancel(runner->probe.impl);
-	vh_check_result_set(&result, VH_STATUS_FAIL, "timeout after %" PRId64 " ms",
-			config->timeout_ms);
+	vh_check_result_set(&result, VH_STATUS_FAIL, "timeout after %" PRId64 " ms%s%s",
+			config->timeout_ms, phase[0] ? " " : "", phase);
 	finish_run(runner, &result);
 }
 

@@ -189,11 +189,29 @@ static void tcp_destroy(void *impl) {
 	free(probe);
 }
 
+static void tcp_phase(void *impl, char *buf, size_t len) {
+	const struct tcp_probe *probe = impl;
+	bool v6 = strchr(probe->addr, ':') != NULL;
+	switch (probe->state) {
+	case TCP_RESOLVING:
+		snprintf(buf, len, "resolving \"%s\"", probe->config->host);
+		return;
+	case TCP_CONNECTING:
+		snprintf(buf, len, "connecting to %s%s%s:%u", v6 ? "[" : "", probe->addr,
+				v6 ? "]" : "", probe->config->port);
+		return;
+	case TCP_IDLE:
+		break;
+	}
+	buf[0] = '\0';
+}
+
 static const struct vh_probe_ops tcp_ops = {
 		.type = "tcp",
 		.start = tcp_start,
 		.cancel = tcp_cancel,
 		.destroy = tcp_destroy,
+		.phase = tcp_phase,
 };
 
 bool vh_tcp_probe_create(const struct vh_probe_env *env, const struct vh_tcp_config *config,

@@ -70,6 +70,11 @@ struct vh_probe_ops {
 	bool (*start)(void *impl, uint64_t run, vh_probe_done_fn done, void *arg);
 	void (*cancel)(void *impl);
 	void (*destroy)(void *impl);
+	/* May be NULL. Writes what the run in flight is waiting for, for the reason of a run that
+	 * hits its deadline: "resolving \"db.internal\"", "connecting to 10.0.0.5:5432",
+	 * "negotiating TLS with ...", "authenticating with ...", "waiting for the reply from
+	 * ..."; "" when it cannot tell. Called before cancel(); never names a secret. */
+	void (*phase)(void *impl, char *buf, size_t len);
 };
 
 struct vh_probe {

@@ -207,7 +207,8 @@ def test_backoff_run_fails_at_once_with_last_error(daemon):
 def test_black_hole_times_out_while_endpoints_stay_fast(daemon, capsys):
     with FakeRedis(hang=True) as hole:
         d = daemon(config(redis_check(tcp(hole), fail_interval="50ms")))
-        doc = wait_check(d, result="fail", output=f"timeout after {TIMEOUT_MS} ms")
+        doc = wait_check(d, result="fail", output=f"timeout after {TIMEOUT_MS} ms waiting for "
+                         f"the reply from 127.0.0.1:{hole.port}")
         assert doc["status"] == "fail"
         assert any(args[0] == b"PING" for _, args in hole.received())
         slowest = 0.0

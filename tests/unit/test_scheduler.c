@@ -27,6 +27,8 @@ struct fake {
 	int starts;
 	int cancels;
 	int *destroyed;
+	const char *phase; /* what phase() says; NULL says "" */
+	int phases_before_cancel; /* phase() calls made while no cancel had come yet */
 };
 
 static void on_late(evutil_socket_t fd, short what, void *arg) {
@@ -78,7 +80,14 @@ static void fake_destroy(void *impl) {
 	free(fake);
 }
 
-static const struct vh_probe_ops fake_ops = {"fake", fake_start, fake_cancel, fake_destroy};
+static void fake_phase(void *impl, char *buf, size_t len) {
+	struct fake *fake = impl;
+	fake->phases_before_cancel += fake->cancels == 0;
+	snprintf(buf, len, "%s", fake->phase ? fake->phase : "");
+}
+
+static const struct vh_probe_ops fake_ops = {
+		"fake", fake_start, fake_cancel, fake_destroy, fake_phase};
 
 static struct event_base *base;
 static struct vh_scheduler *sched;
@@ -212,6 +221,18 @@ Test(scheduler, engine_enforces_the_timeout) {
 	cr_assert_str_eq(state->last.output, "timeout after 40 ms");
 	cr_assert_eq(fake->cancels, 1, "the probe is cancelled when its deadline passes");
 	cr_assert_geq(state->last_duration_us, 40000);
+}
+
+Test(scheduler, timeout_names_the_phase_the_run_was_in) {
+	static struct vh_check_config config;
+	config = make_config("hang", 1000, 40);
+	struct fake *fake = add_fake(&config, FAKE_HANG);
+	fake->phase = "resolving \"db.internal\"";
+	start();
+	run_loop_ms(200);
+	const struct vh_check_state *state = state_of("hang");
+	cr_assert_str_eq(state->last.output, "timeout after 40 ms resolving \"db.internal\"");
+	cr_assert_eq(fake->phases_before_cancel, 1, "the phase is asked once, before the cancel");
 }
 
 Test(scheduler, late_report_is_discarded) {
