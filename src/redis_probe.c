@@ -194,6 +194,14 @@ static void on_disconnect(const redisAsyncContext *ctx, int status) {
 	probe->conn = CONN_IDLE;
 }
 
+/* Errors a server sends to a new connection before it closes it, whatever command came first:
+ * over maxclients, or protected mode. The reset that follows would hide them. */
+static bool refused_connection(const redisReply *reply) {
+	return reply->type == REDIS_REPLY_ERROR &&
+			(strncmp(reply->str, "ERR max number of clients", 25) == 0 ||
+					strncmp(reply->str, "DENIED", 6) == 0);
+}
+
 static void on_auth_reply(redisAsyncContext *ctx, void *r, void *privdata) {
 	struct redis_probe *probe = owner(ctx);
 	redisReply *reply = r;
@@ -204,6 +212,8 @@ static void on_auth_reply(redisAsyncContext *ctx, void *r, void *privdata) {
 	probe->awaiting_auth = false;
 	if (!reply) {
 		connection_lost(probe, ctx);
+	} else if (refused_connection(reply)) {
+		setup_failed(probe, "refused by the server", reply->str);
 	} else if (reply->type == REDIS_REPLY_ERROR) {
 		setup_failed(probe, "authentication failed", reply->str);
 	}
@@ -218,6 +228,8 @@ static void on_select_reply(redisAsyncContext *ctx, void *r, void *privdata) {
 	}
 	if (!reply) {
 		connection_lost(probe, ctx);
+	} else if (refused_connection(reply)) {
+		setup_failed(probe, "refused by the server", reply->str);
 	} else if (reply->type == REDIS_REPLY_ERROR) {
 		char what[48];
 		snprintf(what, sizeof(what), "cannot select database %u", probe->config->db);
@@ -227,11 +239,14 @@ static void on_select_reply(redisAsyncContext *ctx, void *r, void *privdata) {
 
 static void on_setname_reply(redisAsyncContext *ctx, void *r, void *privdata) {
 	struct redis_probe *probe = owner(ctx);
+	redisReply *reply = r;
 	(void)privdata;
-	/* An error here is ignored: a user without the CLIENT permission still gets checked, and
-	 * a missing password shows up as NOAUTH on PING right after. */
-	if (probe && !r) {
+	/* Other errors here are ignored: a user without the CLIENT permission still gets
+	 * checked, and a missing password shows up as NOAUTH on PING right after. */
+	if (probe && !reply) {
 		connection_lost(probe, ctx);
+	} else if (probe && refused_connection(reply)) {
+		setup_failed(probe, "refused by the server", reply->str);
 	}
 }
 

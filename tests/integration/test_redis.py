@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import socket
 import time
 
 import pytest
@@ -323,6 +324,29 @@ def test_right_password_passes(daemon, servers):
     assert wait_check(d, result="pass")["output"] == "PONG"
     assert d.request("/ready").status == 200
     assert password not in d.request("/health?verbose").text
+
+
+@pytest.mark.parametrize("password", [None, "full-" + secrets.token_hex(8)])
+def test_server_at_maxclients_is_reported_with_its_own_words(daemon, servers, password):
+    # Redis answers a client over maxclients with -ERR and closes at once; the reset that
+    # follows must not hide the reply, whichever setup command (AUTH or CLIENT) it answered.
+    server = servers(name="full", password=password, settings={"maxclients": "1"})
+    holder = socket.create_connection(("127.0.0.1", server.port))
+    try:
+        if password:
+            holder.sendall(b"AUTH %s\r\n" % password.encode())
+            assert holder.recv(64) == b"+OK\r\n"
+        holder.sendall(b"PING\r\n")
+        assert holder.recv(64) == b"+PONG\r\n"
+        extra = {"password": "${VH_TEST_REDIS_PASSWORD}"} if password else {}
+        d = daemon(config(redis_check(tcp(server, **extra))),
+                   env=env_with(VH_TEST_REDIS_PASSWORD=password or "unused"))
+        doc = wait_check(d, result="fail",
+                         contains="refused by the server: ERR max number of clients reached")
+        assert "reset" not in doc["output"], doc["output"]
+    finally:
+        holder.close()
+    assert wait_check(d, result="pass")["output"] == "PONG"
 
 
 def test_acl_user_and_password(daemon, servers):
