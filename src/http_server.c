@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -423,14 +424,65 @@ static void on_conn_event(evutil_socket_t fd, short what, void *arg) {
 	}
 }
 
-/* Over the cap the least recently active connection goes: an idle keep-alive, or a client that
- * stopped half-way. A probe that just connected is then always served. */
-static void evict_one(struct vh_http_server *server) {
-	struct conn *oldest = TAILQ_FIRST(&server->conns);
-	if (oldest) {
-		server->stats.connections_evicted_total++;
-		conn_free(oldest);
+/* Whether c may go to make room: it is idle with no request waiting unread in its socket (a
+ * probe whose request the kernel holds has asked already), or lingers after an error; with
+ * partial true, a request head half received (a slow client) may go too. A connection being
+ * answered, parked on /drain or holding pipelined requests never goes. */
+static bool evictable(const struct conn *c, bool partial) {
+	int pending = 0;
+	switch (c->phase) {
+	case CONN_IDLE:
+		return !c->backlog && ioctl(c->fd, FIONREAD, &pending) == 0 && pending == 0;
+	case CONN_LINGERING:
+		return true;
+	case CONN_READING:
+		return partial;
+	case CONN_WRITING:
+	case CONN_PARKED:
+		break;
 	}
+	return false;
+}
+
+/* Every connection has a request waiting unread: answer the oldest now rather than drop it,
+ * which closes it (Connection: close) or leaves it idle, and so evictable. */
+static bool answer_oldest_waiting(struct vh_http_server *server) {
+	struct conn *c;
+	TAILQ_FOREACH(c, &server->conns, lru) {
+		if (c->phase != CONN_IDLE || c->backlog) {
+			continue;
+		}
+		size_t open = server->stats.connections_open;
+		on_conn_event(c->fd, EV_READ, c);
+		if (server->stats.connections_open < open) {
+			return true; /* answered and closed: c is gone */
+		}
+		if (evictable(c, false)) {
+			server->stats.connections_evicted_total++;
+			conn_free(c);
+			return true;
+		}
+		return false;
+	}
+	return false;
+}
+
+/* Over the cap the least recently active connection that has asked nothing goes: an idle
+ * keep-alive or a silent client, then one that stopped half-way through its request; when all
+ * have asked, the oldest is answered first. Returns false when none could go: the newcomer is
+ * then the one to close. */
+static bool evict_one(struct vh_http_server *server) {
+	for (int pass = 0; pass < 2; pass++) {
+		struct conn *c;
+		TAILQ_FOREACH(c, &server->conns, lru) {
+			if (evictable(c, pass == 1)) {
+				server->stats.connections_evicted_total++;
+				conn_free(c);
+				return true;
+			}
+		}
+	}
+	return answer_oldest_waiting(server);
 }
 
 static bool is_loopback(const struct sockaddr *addr, int socklen) {
@@ -454,8 +506,11 @@ static void on_accept(struct evconnlistener *listener, evutil_socket_t fd, struc
 		int socklen, void *arg) {
 	struct vh_http_server *server = arg;
 	(void)listener;
-	if (server->stats.connections_open >= server->stats.connections_limit) {
-		evict_one(server);
+	if (server->stats.connections_open >= server->stats.connections_limit &&
+			!evict_one(server)) {
+		server->stats.connections_evicted_total++;
+		evutil_closesocket(fd);
+		return;
 	}
 	struct conn *c = conn_alloc(server);
 	if (!c) {
@@ -484,7 +539,7 @@ static void on_accept_error(struct evconnlistener *listener, void *arg) {
 	struct vh_http_server *server = arg;
 	int e = EVUTIL_SOCKET_ERROR();
 	evconnlistener_disable(listener);
-	evict_one(server);
+	(void)evict_one(server); /* with none to spare, the pause alone frees the loop */
 	vh_log(VH_LOG_WARN, "cannot accept connections; pausing the listener", "error",
 			evutil_socket_error_to_string(e), NULL);
 }

@@ -301,3 +301,91 @@ def test_out_of_descriptors_pauses_accepting_instead_of_spinning(daemon):
         for s in clients:
             s.close()
     poll(lambda: d.request("/live").status == 200, timeout=5, what="/live answering 200 again")
+
+
+def test_a_flood_of_idle_clients_never_costs_a_probe_its_answer(daemon, tmp_path, monkeypatch):
+    """Under a 32-descriptor limit the cap is 16 connections. 300 idle clients arrive while
+    probes keep coming: a probe that has sent its request is never the one evicted for an idle
+    newcomer, so every probe sent before, during and after the burst is answered (issue 13)."""
+    import socket
+    import threading
+    import time
+
+    wrapper = tmp_path / "veza-health-32fds"
+    wrapper.write_text(f"#!/bin/sh\nulimit -n 32\nexec {harness.vh_bin()} \"$@\"\n")
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("VH_BIN", str(wrapper))
+    d = daemon(harness.self_config())
+    assert d.request("/metrics").text.count("veza_health_http_connections_limit 16") == 1
+    outcomes = {"answered": 0, "failed": []}
+    stop = threading.Event()
+
+    def probe_once(phase):
+        try:
+            with socket.create_connection(("127.0.0.1", d.port), timeout=2) as s:
+                s.sendall(b"GET /live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    data += chunk
+            if data.startswith(b"HTTP/1.1 200"):
+                outcomes["answered"] += 1
+            else:
+                outcomes["failed"].append((phase, data[:60]))
+        except OSError as e:
+            outcomes["failed"].append((phase, repr(e)))
+
+    def prober():
+        while not stop.is_set():
+            probe_once("during")
+            time.sleep(0.005)
+
+    def read_answer(s, phase):
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError as e:
+            data = repr(e).encode()
+        s.close()
+        if data.startswith(b"HTTP/1.1 200"):
+            outcomes["answered"] += 1
+        else:
+            outcomes["failed"].append((phase, data[:60]))
+
+    # Sent just before the burst, read only after it: these requests wait in their sockets
+    # while the idle newcomers arrive.
+    pending = []
+    for _ in range(30):
+        s = socket.create_connection(("127.0.0.1", d.port), timeout=2)
+        s.sendall(b"GET /live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        pending.append(s)
+    thread = threading.Thread(target=prober)
+    thread.start()
+    idle = []
+    try:
+        for _ in range(300):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", d.port))
+            idle.append(s)
+        for s in pending:
+            read_answer(s, "before")
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        thread.join(10)
+        for _ in range(20):
+            probe_once("after")
+        for s in idle:
+            s.close()
+    assert outcomes["failed"] == [], outcomes["failed"][:10]
+    assert outcomes["answered"] >= 40
+    evicted = [line for line in d.request("/metrics").text.splitlines()
+               if line.startswith("veza_health_http_connections_evicted_total ")]
+    assert evicted and float(evicted[0].split()[1]) >= 300 - 16, evicted
