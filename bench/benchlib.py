@@ -1,8 +1,8 @@
 """benchlib.py - shared helpers of the benchmarks: servers on loopback, wrk, /proc readings and
 distributions. Standard library only; PostgreSQL and Redis come from the integration harness."""
 
+import atexit
 import contextlib
-import http.client
 import os
 import re
 import select
@@ -62,7 +62,18 @@ def verdict(ok):
 
 
 def header(title):
-    print(f"== {title} ({'smoke' if SMOKE else 'full'} mode; {machine()})", flush=True)
+    """The run's title, mode, machine and load; the load is printed again at exit, since other
+    engineers share the machine and a figure taken under load is worth less."""
+    print(f"== {title} ({'smoke' if SMOKE else 'full'} mode; {machine()}; {load()})", flush=True)
+    atexit.register(lambda: print(f"== at the end: {load()}", flush=True))
+
+
+def load():
+    """The load averages and the time, as RESULTS.md records them beside each figure."""
+    with open("/proc/loadavg") as f:
+        one, five, fifteen = f.read().split()[:3]
+    return (f"load average {one} {five} {fifteen} at "
+            f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
 
 
 def machine():
