@@ -9,7 +9,7 @@ packages=(
 	libcriterion-dev python3 python3-pytest
 	postgresql redis-server curl clang-format valgrind
 	prometheus help2man yamllint systemd binutils
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev libfaketime
 )
 # The deploy checks need kubectl (for kustomize) and Node.js with npm (for kubernetes-models).
 # Machines that have them from another repository keep theirs: Debian's npm would conflict with
