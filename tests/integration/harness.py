@@ -202,18 +202,20 @@ class ManagedProcess:
             f"{timeout:.0f} s; its output:\n{log}"
         )
 
-    def start(self, timeout: float = START_TIMEOUT, attempts: int = 3) -> "ManagedProcess":
-        """Starts the process on a free port and waits until it accepts connections. Fails fast
-        with the process's output when it exits first; retries on a new port when the port was
-        taken in between."""
+    def start(self, timeout: float = START_TIMEOUT, attempts: int = 3,
+              port: Optional[int] = None) -> "ManagedProcess":
+        """Starts the process on a free port (or on port, when given: one port shared by
+        several loopback addresses) and waits until it accepts connections. Fails fast with the
+        process's output when it exits first; retries on a new port when the port was taken in
+        between, unless port was given."""
         for attempt in range(attempts):
-            self._spawn(free_port(self.host))
+            self._spawn(port or free_port(self.host))
             try:
                 self._wait_ready(timeout)
                 return self
             except ProcessDied as died:
                 self.returncode = self.proc.returncode
-                if "in use" in died.log and attempt + 1 < attempts:
+                if "in use" in died.log and not port and attempt + 1 < attempts:
                     continue
                 raise AssertionError(str(died)) from None
         raise AssertionError(f"{self.name} could not find a free port")
@@ -262,7 +264,9 @@ class ProcessDied(Exception):
 
 
 class Daemon(ManagedProcess):
-    """`veza-health serve -c CONFIG --listen 127.0.0.1:PORT`, optionally under valgrind."""
+    """`veza-health serve -c CONFIG --listen HOST:PORT`, optionally under valgrind. host is
+    127.0.0.1 unless given: a fleet of daemons listens on 127.0.0.2, 127.0.0.3, ... and one
+    port."""
 
     def __init__(
         self,
@@ -271,6 +275,7 @@ class Daemon(ManagedProcess):
         name: str = "veza-health",
         args: Iterable[str] = (),
         env: Optional[dict] = None,
+        host: str = "127.0.0.1",
     ):
         self.config_path = Path(workdir) / f"{name}.json"
         write_config(self.config_path, config)
@@ -279,9 +284,10 @@ class Daemon(ManagedProcess):
             name,
             workdir,
             lambda port: wrap(
-                [vh_bin(), "serve", "-c", str(self.config_path), "--listen", f"127.0.0.1:{port}"]
+                [vh_bin(), "serve", "-c", str(self.config_path), "--listen", f"{host}:{port}"]
                 + extra
             ),
+            host=host,
             env=env,
         )
 
@@ -291,10 +297,10 @@ class Daemon(ManagedProcess):
         assert code == 0, f"{self.name} exited with status {code}; its output:\n{self.log_text()}"
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def request(self, path: str, method: str = "GET", **kwargs) -> "Response":
-        return http_request(self.port, path, method=method, **kwargs)
+        return http_request(self.port, path, method=method, host=self.host, **kwargs)
 
     def get_json(self, path: str, **kwargs) -> tuple:
         """GETs path and returns (status, decoded JSON body)."""
@@ -340,11 +346,11 @@ class DaemonSet:
         self.workdir = Path(workdir)
         self.daemons: list = []
 
-    def start(self, config: Union[dict, str], **kwargs) -> Daemon:
+    def start(self, config: Union[dict, str], port: Optional[int] = None, **kwargs) -> Daemon:
         name = kwargs.pop("name", f"veza-health-{len(self.daemons)}")
         daemon = Daemon(self.workdir, config, name=name, **kwargs)
         self.daemons.append(daemon)
-        return daemon.start()
+        return daemon.start(port=port)
 
     def stop_all(self) -> None:
         failures = []
