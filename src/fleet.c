@@ -229,20 +229,42 @@ static bool fleet_answered(const struct vh_check_state *state, const struct vh_f
 			(in->round_started_mono_ms > 0 && in->round_started_mono_ms >= settled_by);
 }
 
-/* A vote against the phase must come `rise` (toward ready) or `fall` (toward unready) round
- * ends in a row, the discipline of the checks themselves. */
+/* This check's own runs, in a row while the peers say the dependency is back, before a shared
+ * outage turns into a local fault here: the run in flight when they recovered (it may have
+ * begun before), the runs a connection spends waiting out its reconnect backoff (they fail
+ * without trying), then `fall` runs. Counted in rounds, a replica that merely had not retried
+ * yet would answer 503 just as the dependency comes back, its peers' backoff having ended
+ * sooner: the gap at the end of an outage that the hold closes at its start. */
+static unsigned runs_to_leave_shared(const struct vh_check_config *c) {
+	int64_t backoff_ms = 0;
+	if (c->type == VH_CHECK_POSTGRES) {
+		backoff_ms = c->u.postgres.backoff.max_ms;
+	} else if (c->type == VH_CHECK_REDIS) {
+		backoff_ms = c->u.redis.backoff.max_ms;
+	}
+	int64_t every_ms = c->fail_interval_ms > 0 ? c->fail_interval_ms : 1;
+	return 1 + (unsigned)((backoff_ms + every_ms - 1) / every_ms) + c->fall;
+}
+
+/* A vote against the phase must come `rise` round ends in a row toward a shared outage (ready),
+ * the discipline of the checks themselves; away from one (toward unready), runs_to_leave_shared
+ * runs of the check here, so that it has tried again since its peers recovered. */
 static enum vh_outage_phase vote(struct vh_check_state *state, const struct vh_fleet_input *in) {
 	struct vh_outage *o = &state->outage;
 	bool shared = vh_fleet_is_shared(&in->count, in->panic_threshold);
-	bool agrees = shared == (o->phase == VH_OUTAGE_SHARED);
-	if (!in->round_end) {
+	bool leaving_shared = o->phase == VH_OUTAGE_SHARED;
+	bool agrees = shared == leaving_shared;
+	if (!in->round_end && !leaving_shared) {
 		return o->phase;
 	}
 	if (agrees) {
 		o->votes = 0;
 		return o->phase;
 	}
-	unsigned needed = shared ? state->config->rise : state->config->fall;
+	if (leaving_shared && in->round_end) {
+		return o->phase; /* only this check's own runs count that way */
+	}
+	unsigned needed = shared ? state->config->rise : runs_to_leave_shared(state->config);
 	if (++o->votes < needed) {
 		return o->phase;
 	}
