@@ -35,7 +35,8 @@ static const char *const oom_names[] = {
 		[VH_OOM_IGNORE] = "ignore", [VH_OOM_WARN] = "warn", [VH_OOM_FAIL] = "fail"};
 
 static const char *const postgres_keys[] = {"params", "role", "connection", "stats",
-		"connections_warn_percent", "connections_fail_percent", "backoff"};
+		"connections_warn_percent", "connections_fail_percent", "backoff",
+		"reconnect_after"};
 static const char *const redis_keys[] = {"url", "host", "port", "unix", "db", "username",
 		"password", "role", "stats", "memory_warn_percent", "memory_fail_percent",
 		"clients_warn", "backoff"};
@@ -429,6 +430,7 @@ static bool read_postgres(const struct vh_config_reader *r, const json_t *obj, c
 	size_t role = VH_ROLE_ANY, connection = 0;
 	p->connections_warn_percent = 80;
 	p->connections_fail_percent = 95;
+	p->reconnect_after_ms = 30000;
 	if (!vh_config_read_keys(r, obj, path, postgres_keys, VH_ARRAY_LEN(postgres_keys)) ||
 			!read_pg_params(r, obj, path, p) ||
 			!vh_config_read_choice(r, obj, path, "role", "role", pg_roles,
@@ -441,8 +443,15 @@ static bool read_postgres(const struct vh_config_reader *r, const json_t *obj, c
 					&p->connections_warn_percent) ||
 			!vh_config_read_percent(r, obj, path, "connections_fail_percent",
 					&p->connections_fail_percent) ||
-			!vh_config_read_backoff(r, obj, path, &p->backoff)) {
+			!vh_config_read_backoff(r, obj, path, &p->backoff) ||
+			!vh_config_read_duration(r, obj, path, "reconnect_after", 0,
+					INT64_C(86400000), &p->reconnect_after_ms)) {
 		return false;
+	}
+	if (p->reconnect_after_ms > 0 && p->reconnect_after_ms < 1000) {
+		return vh_config_read_fail(r, path, "reconnect_after",
+				"must be 0 (keep the connection) or from 1s to 24h, got %lld ms",
+				(long long)p->reconnect_after_ms);
 	}
 	p->role = (enum vh_role)role;
 	p->per_check_connection = connection == 1;

@@ -45,7 +45,7 @@ static bool same_postgres(const struct vh_postgres_config *a, const struct vh_po
 		}
 	}
 	return a->role == b->role && a->per_check_connection == b->per_check_connection &&
-			a->stats == b->stats &&
+			a->reconnect_after_ms == b->reconnect_after_ms && a->stats == b->stats &&
 			a->connections_warn_percent == b->connections_warn_percent &&
 			a->connections_fail_percent == b->connections_fail_percent &&
 			same_backoff(&a->backoff, &b->backoff);

@@ -255,6 +255,7 @@ static json_t *postgres_json(const struct vh_postgres_config *p) {
 	rc |= json_object_set_new(obj, "params", params);
 	rc |= set_string(obj, "role", roles[p->role]);
 	rc |= set_string(obj, "connection", p->per_check_connection ? "per_check" : "persistent");
+	rc |= set_duration(obj, "reconnect_after", p->reconnect_after_ms);
 	rc |= json_object_set_new(obj, "stats", json_boolean(p->stats));
 	rc |= set_percent(obj, "connections_warn_percent", p->connections_warn_percent);
 	rc |= set_percent(obj, "connections_fail_percent", p->connections_fail_percent);

@@ -72,6 +72,7 @@ struct pg_probe {
 	char lookup_errors[VH_CHECK_OUTPUT_MAX];
 	struct vh_backoff backoff;
 	int64_t retry_at_mono_ms; /* no connection attempt before this; 0 = any time */
+	int64_t connected_mono_ms; /* when the held connection was made */
 	char last_error[VH_CHECK_OUTPUT_MAX];
 	uint64_t rng;
 	/* The run in flight. */
@@ -425,6 +426,7 @@ static void on_connect_io(struct pg_probe *probe) {
 		wait_for(probe, EV_WRITE);
 		break;
 	case PGRES_POLLING_OK:
+		probe->connected_mono_ms = vh_clock_mono_ms();
 		if (PQsetnonblocking(probe->conn, 1) != 0) {
 			fail_run(probe, "cannot make the connection non-blocking");
 			return;
@@ -506,6 +508,14 @@ static bool pg_start(void *impl, uint64_t run, vh_probe_done_fn done, void *arg)
 	probe->run = run;
 	probe->done = done;
 	probe->done_arg = arg;
+	/* A held session answers even while the server refuses every new connection (a smart
+	 * shutdown), and holds that shutdown open: so now and then the check lets it go and
+	 * connects as the application's pool would. */
+	int64_t held_ms = vh_clock_mono_ms() - probe->connected_mono_ms;
+	if (probe->state == PG_IDLE && probe->config->reconnect_after_ms > 0 &&
+			held_ms >= probe->config->reconnect_after_ms) {
+		drop_connection(probe);
+	}
 	if (probe->state == PG_IDLE) {
 		event_del(probe->io);
 		send_query(probe);

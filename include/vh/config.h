@@ -95,6 +95,10 @@ struct vh_postgres_config {
 	char **values;
 	enum vh_role role;
 	bool per_check_connection; /* "connection": "per_check" instead of "persistent" */
+	/* A persistent connection older than this is replaced at the next run, so the check sees
+	 * what new connections see (a server shutting down refuses them while old sessions live)
+	 * and never holds a smart shutdown open for longer; 0 keeps it for good. Default 30 s. */
+	int64_t reconnect_after_ms;
 	/* Statistics on the same connection (active connections against max_connections). */
 	bool stats;
 	double connections_warn_percent; /* 0 = off */

@@ -460,3 +460,28 @@ def test_no_fd_or_memory_growth_over_hundreds_of_failures(daemon):
     assert fds_after == fds_before
     if not (harness.VALGRIND or harness.SANITIZED):
         assert rss_after - rss_before < 256
+
+
+def test_smart_shutdown_is_seen_and_not_held_open(daemon, own_pg):
+    """A smart shutdown refuses new connections and waits for the sessions it has. A held
+    session kept answering "ok" and kept the shutdown from ever finishing; with
+    reconnect_after the check lets it go, connects as a pool would, is refused with the
+    server's reason, and the shutdown finishes (issue 13)."""
+    server = own_pg("pg-smart")
+    d = daemon(config(pg_check("db", server.dsn_params(), interval="200ms",
+                               reconnect_after="2s",
+                               backoff={"initial": "50ms", "max": "100ms"})))
+    wait_reason(d, "db", lambda r: r == PRIMARY_OK, 3.0, "pass")
+    (held,) = poll(lambda: server.backends(APP) if len(server.backends(APP)) == 1 else None,
+                   bound(5.0), what=f"one {APP} backend")
+    asked = time.monotonic()
+    os.kill(server.proc.pid, signal.SIGTERM)  # pg_ctl stop -m smart
+    doc = wait_reason(d, "db", lambda r: "shutting down" in r, 2.0 + 0.2 + 2.0,
+                      "the refusal of new connections")
+    seen = time.monotonic() - asked
+    assert doc["result"] == "fail"
+    poll(lambda: not server.alive(), bound(2.0 + 0.2 + 3.0), what="the smart shutdown to finish")
+    finished = time.monotonic() - asked
+    print(f"smart shutdown: check failed after {seen * 1000:.0f} ms, server gone after "
+          f"{finished * 1000:.0f} ms (bound reconnect_after 2 s + interval 200 ms)")
+    assert seen < bound(2.0 + 0.2 + 1.0)

@@ -15,6 +15,12 @@
 #define ONE_CHECK(type, rest) "{\"checks\": [{\"name\": \"a\", \"type\": \"" type "\", " rest "}]}"
 
 Test(config_deps, postgres_errors) {
+	expect_inline_error(ONE_CHECK("postgres", "\"postgres\": {\"reconnect_after\": \"500ms\"}"),
+			": checks[0].postgres.reconnect_after: must be 0 (keep the connection) or "
+			"from 1s to 24h, got 500 ms");
+	expect_inline_error(ONE_CHECK("postgres", "\"postgres\": {\"reconnect_after\": \"25h\"}"),
+			": checks[0].postgres.reconnect_after: must be between 0s and 24h, "
+			"got \"25h\"");
 	expect_error("unknown_pg_keyword.json",
 			": checks[0].postgres.params: unknown libpq keyword \"dbnmae\" (did you "
 			"mean "
@@ -661,7 +667,8 @@ Test(config_deps, dump_of_defaults_shows_every_key) {
 			"    \"attempts\": 2\n  }",
 			"\"groups\": [\n        \"readiness\"\n      ]",
 			"\"params\": {},\n        \"role\": \"any\",\n        \"connection\": "
-			"\"persistent\",\n        \"stats\": false,\n        "
+			"\"persistent\",\n        \"reconnect_after\": \"30s\",\n        "
+			"\"stats\": false,\n        "
 			"\"connections_warn_percent\": 80,\n        \"connections_fail_percent\": "
 			"95,\n"
 			"        \"backoff\": {\n          \"initial\": \"250ms\",\n          "
