@@ -88,8 +88,11 @@ bool vh_fleet_is_shared(const struct vh_fleet_count *count, double panic_thresho
  *   run since the failure began or a round that started settle_ms after it has ended; then
  *   SHARED or LOCAL by vh_fleet_is_shared();
  * - no fresh peer at all: LOCAL at once, as if there were no peers;
- * - LOCAL turns SHARED after `rise` round ends in a row that say shared, SHARED turns LOCAL
- *   after `fall` that say local, as checks settle.
+ * - LOCAL turns SHARED after `rise` round ends in a row that say shared; SHARED turns LOCAL
+ *   only after this check's own runs, in a row while the peers' count says local: the run in
+ *   flight, the runs a reconnect backoff can swallow (ceil(backoff.max / fail_interval), for
+ *   postgres and redis) and then `fall`, so that a replica still waiting out its backoff when
+ *   its peers recover is not called a local fault.
  * Returns true when the phase changed; *from then holds the old one. */
 bool vh_fleet_decide(struct vh_check_state *state, const struct vh_fleet_input *in,
 		enum vh_outage_phase *from);
