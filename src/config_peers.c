@@ -76,6 +76,7 @@ static bool read_target(
 static bool read_numbers(
 		const struct vh_config_reader *r, const json_t *peers, struct vh_peers_config *p) {
 	int64_t port = p->port, sample = p->sample;
+	p->port_from_listen = !json_object_get(peers, "port");
 	size_t mode = VH_PANIC_SERVE;
 	if (!vh_config_read_int(r, peers, "peers", "port", 1, 65535, &port) ||
 			!vh_config_read_duration(r, peers, "peers", "interval", 50, 60 * MS_SECOND,

@@ -313,6 +313,14 @@ static void on_signal(evutil_socket_t signum, short what, void *arg) {
 	exit_now(d, "signal", name);
 }
 
+/* --listen replaces the file's listen addresses, and with them the peers' default port. */
+static void use_listen_option(struct vh_config *config) {
+	config->n_listen = 1;
+	if (config->peers.enabled && config->peers.port_from_listen) {
+		config->peers.port = config->listen[0].port;
+	}
+}
+
 /* Reads the config file again for a reload, with --listen winning over the file's listen as it
  * did at start. */
 static struct vh_config *reload_config(const struct options *opts, char *err, size_t err_len) {
@@ -323,7 +331,7 @@ static struct vh_config *reload_config(const struct options *opts, char *err, si
 			vh_config_destroy(config);
 			return NULL;
 		}
-		config->n_listen = 1;
+		use_listen_option(config);
 	}
 	return config;
 }
@@ -521,7 +529,7 @@ static int run_serve(const struct options *opts) {
 			vh_config_destroy(d.config);
 			return usage_error("--listen: %s", err);
 		}
-		d.config->n_listen = 1;
+		use_listen_option(d.config);
 	}
 	if (geteuid() == 0) {
 		vh_log(VH_LOG_WARN, "running as root; run the sidecar as an unprivileged user",

@@ -237,6 +237,7 @@ struct vh_peers_config {
 	size_t n_addresses;
 	struct vh_peer_address addresses[VH_CONFIG_PEER_ADDRESSES_MAX];
 	unsigned port; /* default: the first listen address's port */
+	bool port_from_listen; /* port is that default: --listen moves it too */
 	int64_t interval_ms; /* one round of asking peers; default 1 s */
 	int64_t timeout_ms; /* per peer request; default 500 ms */
 	int64_t refresh_ms; /* how often dns is resolved again; default 10 s */

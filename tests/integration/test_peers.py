@@ -414,9 +414,6 @@ def test_token_guards_peers_state_and_peers_still_agree(fleet, pg, dns):
     assert_no_secret(daemons, TOKEN)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: peers.port defaults to the config file's listen "
-                   "port even when --listen overrides it (main.c applies --listen after "
-                   "vh_config_peers_read filled in the default)")
 def test_peer_port_defaults_to_the_listen_port_given_on_the_command_line(fleet):
     """docs/configuration.md: peers.port defaults to the first listen address's port. The
     harness (like a Kubernetes container given `--listen`) sets it on the command line."""
