@@ -73,6 +73,10 @@ struct pg_probe {
 	struct vh_backoff backoff;
 	int64_t retry_at_mono_ms; /* no connection attempt before this; 0 = any time */
 	int64_t connected_mono_ms; /* when the held connection was made */
+	/* The latest connect failed before TCP connected, to this address (vh_probe_ops). */
+	bool unreachable;
+	char unreachable_addr[INET6_ADDRSTRLEN];
+	unsigned unreachable_port;
 	char last_error[VH_CHECK_OUTPUT_MAX];
 	uint64_t rng;
 	/* The run in flight. */
@@ -377,6 +381,20 @@ static void current_target(PGconn *conn, char *out, size_t out_len) {
 	}
 }
 
+/* Notes whether a connect failing now had got past TCP: libpq still reports CONNECTION_STARTED
+ * while the TCP connect is in flight, and the address it was trying. */
+static void note_reachability(struct pg_probe *probe, ConnStatusType before) {
+	const char *addr = PQhostaddr(probe->conn);
+	const char *port = PQport(probe->conn);
+	long port_number = port && port[0] ? strtol(port, NULL, 10) : 5432;
+	probe->unreachable = before == CONNECTION_STARTED && addr && addr[0] && port_number > 0 &&
+			port_number < 65536;
+	if (probe->unreachable) {
+		snprintf(probe->unreachable_addr, sizeof(probe->unreachable_addr), "%s", addr);
+		probe->unreachable_port = (unsigned)port_number;
+	}
+}
+
 static void fail_connect(struct pg_probe *probe) {
 	char reason[TEXT_MAX];
 	char why[TEXT_MAX + VH_CHECK_OUTPUT_MAX + 2];
@@ -409,6 +427,7 @@ static void connect_now(struct pg_probe *probe) {
 	PQsetNoticeProcessor(probe->conn, on_notice, probe);
 	probe->state = PG_CONNECTING;
 	if (PQstatus(probe->conn) == CONNECTION_BAD) {
+		note_reachability(probe, CONNECTION_STARTED);
 		fail_connect(probe);
 		return;
 	}
@@ -417,6 +436,7 @@ static void connect_now(struct pg_probe *probe) {
 }
 
 static void on_connect_io(struct pg_probe *probe) {
+	ConnStatusType before = PQstatus(probe->conn);
 	switch (PQconnectPoll(probe->conn)) {
 	case PGRES_POLLING_READING:
 		wait_for(probe, EV_READ);
@@ -434,6 +454,7 @@ static void on_connect_io(struct pg_probe *probe) {
 		send_query(probe);
 		break;
 	case PGRES_POLLING_FAILED:
+		note_reachability(probe, before);
 		fail_connect(probe);
 		break;
 	}
@@ -475,6 +496,7 @@ static void on_resolved(void *arg, const char *addr, const char *error) {
 }
 
 static void begin_connect(struct pg_probe *probe) {
+	probe->unreachable = false;
 	probe->lookup_errors[0] = '\0';
 	vh_pg_params_clear_addrs(probe->params);
 	resolve_from(probe, 0);
@@ -548,6 +570,7 @@ static void pg_cancel(void *impl) {
 				vh_pg_params_lookup_name(probe->params, probe->lookup_index));
 		break;
 	case PG_CONNECTING:
+		note_reachability(probe, PQstatus(probe->conn));
 		current_target(probe->conn, target, sizeof(target));
 		snprintf(why, sizeof(why), "timed out connecting (%s)", target);
 		break;
@@ -624,12 +647,30 @@ static void pg_phase(void *impl, char *buf, size_t len) {
 	}
 }
 
+static bool pg_unreachable(void *impl, char *addr, size_t addr_len, unsigned *port) {
+	const struct pg_probe *probe = impl;
+	if (!probe->unreachable) {
+		return false;
+	}
+	snprintf(addr, addr_len, "%s", probe->unreachable_addr);
+	*port = probe->unreachable_port;
+	return true;
+}
+
+static void pg_retry_now(void *impl) {
+	struct pg_probe *probe = impl;
+	vh_backoff_reset(&probe->backoff);
+	probe->retry_at_mono_ms = 0;
+}
+
 static const struct vh_probe_ops pg_ops = {
 		.type = "postgres",
 		.start = pg_start,
 		.cancel = pg_cancel,
 		.destroy = pg_destroy,
 		.phase = pg_phase,
+		.unreachable = pg_unreachable,
+		.retry_now = pg_retry_now,
 };
 
 bool vh_pg_probe_create(const struct vh_probe_env *env, const struct vh_postgres_config *config,

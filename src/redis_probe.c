@@ -8,6 +8,7 @@
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,8 @@ struct redis_probe {
 	int64_t retry_at_ms;
 	char last_error[VH_CHECK_OUTPUT_MAX];
 	bool awaiting_auth; /* AUTH sent on this connection, its reply not in yet */
+	char addr[INET6_ADDRSTRLEN]; /* the numeric address of the latest TCP connect, or "" */
+	bool unreachable; /* that connect failed before TCP connected (vh_probe_ops) */
 
 	enum run_state run;
 	uint64_t run_id;
@@ -173,6 +176,7 @@ static void on_connect(const redisAsyncContext *ctx, int status) {
 		probe->conn = CONN_READY;
 		return;
 	}
+	probe->unreachable = probe->addr[0] != '\0';
 	/* hiredis frees the context right after this callback (and never calls on_disconnect),
 	 * so only forget it. The error is still in c.err: ctx->err is copied later. */
 	char why[VH_CHECK_OUTPUT_MAX - SUFFIX_ROOM];
@@ -501,9 +505,11 @@ static void open_connection(struct redis_probe *probe, const char *addr) {
 	char why[VH_CHECK_OUTPUT_MAX - SUFFIX_ROOM];
 	redisAsyncContext *ctx = addr ? redisAsyncConnect(addr, (int)config->port)
 				      : redisAsyncConnectUnix(config->unix_path);
+	snprintf(probe->addr, sizeof(probe->addr), "%s", addr ? addr : "");
 	if (!ctx || ctx->err) {
 		/* Failed inside connect() itself (a unix socket that is missing or refuses, an
 		 * unreachable network): nothing is attached to the loop yet. */
+		probe->unreachable = ctx && addr;
 		clean(probe, ctx ? ctx->errstr : "out of memory", why, sizeof(why));
 		if (ctx) {
 			redisAsyncFree(ctx);
@@ -543,6 +549,7 @@ static void on_resolved(void *arg, const char *addr, const char *error) {
 }
 
 static void connect_now(struct redis_probe *probe) {
+	probe->unreachable = false;
 	if (probe->config->unix_path) {
 		open_connection(probe, NULL);
 		return;
@@ -604,6 +611,9 @@ static void redis_cancel(void *impl) {
 	}
 	int64_t waited = vh_clock_mono_ms() - probe->run_started_ms;
 	bool resolving = probe->conn == CONN_RESOLVING;
+	/* No SYN-ACK by the deadline: a black hole, which the scheduler can watch cheaply. */
+	probe->unreachable = probe->ctx && !(probe->ctx->c.flags & REDIS_CONNECTED) &&
+			probe->addr[0] != '\0';
 	probe->run = RUN_NONE;
 	drop(probe);
 	if (resolving) {
@@ -643,12 +653,30 @@ static void redis_phase(void *impl, char *buf, size_t len) {
 	}
 }
 
+static bool redis_unreachable(void *impl, char *addr, size_t addr_len, unsigned *port) {
+	const struct redis_probe *probe = impl;
+	if (!probe->unreachable) {
+		return false;
+	}
+	snprintf(addr, addr_len, "%s", probe->addr);
+	*port = probe->config->port;
+	return true;
+}
+
+static void redis_retry_now(void *impl) {
+	struct redis_probe *probe = impl;
+	vh_backoff_reset(&probe->backoff);
+	probe->retry_at_ms = 0;
+}
+
 static const struct vh_probe_ops redis_ops = {
 		.type = "redis",
 		.start = redis_start,
 		.cancel = redis_cancel,
 		.destroy = redis_destroy,
 		.phase = redis_phase,
+		.unreachable = redis_unreachable,
+		.retry_now = redis_retry_now,
 };
 
 /* The config loader validates all of this; checking again keeps a bad config from reaching

@@ -13,6 +13,7 @@
 #include "vh/config_compare.h"
 #include "vh/log.h"
 #include "vh/random.h"
+#include "vh/reach.h"
 
 /* Each check is idle until started, then alternates between waiting and running. */
 enum runner_phase {
@@ -33,6 +34,10 @@ struct runner {
 	enum runner_phase phase;
 	uint64_t run;
 	int64_t run_started_mono_us;
+	/* Fast recovery (docs/configuration.md#recovery): the address a failing run could not
+	 * reach is watched, and while the check recovers its retries back off from the start. */
+	struct vh_reach *reach; /* made on the first unreachable failure */
+	int64_t recover_delay_ms; /* the next retry's delay while recovering, or 0 */
 };
 
 struct vh_scheduler {
@@ -97,6 +102,7 @@ static void runner_destroy(struct runner *runner) {
 	if (runner->deadline) {
 		event_free(runner->deadline);
 	}
+	vh_reach_destroy(runner->reach);
 	vh_config_check_free(&runner->config);
 	free(runner);
 }
@@ -362,6 +368,71 @@ void vh_scheduler_fleet_round(struct vh_scheduler *sched, const struct vh_fleet_
 	}
 }
 
+/* The check's reconnect backoff, which also paces the retries of a recovering check. */
+static const struct vh_backoff_config *backoff_of(const struct vh_check_config *c) {
+	static const struct vh_backoff_config none = {250, 5000};
+	if (c->type == VH_CHECK_POSTGRES) {
+		return &c->u.postgres.backoff;
+	}
+	if (c->type == VH_CHECK_REDIS) {
+		return &c->u.redis.backoff;
+	}
+	return &none;
+}
+
+/* The watched address accepts connections again: the check runs at once instead of at its
+ * next fail_interval, with its backoff forgotten; if that run still fails (a server that
+ * accepts but is starting up), the retries come at backoff pace until it passes. */
+static void on_reachable(void *arg) {
+	struct runner *runner = arg;
+	const struct vh_check_config *c = &runner->config;
+	if (runner->probe.ops->retry_now) {
+		runner->probe.ops->retry_now(runner->probe.impl);
+	}
+	runner->recover_delay_ms = backoff_of(c)->initial_ms;
+	vh_log(VH_LOG_DEBUG, "dependency accepts connections again; checking now", "check", c->name,
+			NULL);
+	if (runner->phase == RUNNER_WAITING) {
+		evtimer_del(runner->next_run);
+		if (!arm(runner, 0)) {
+			vh_log(VH_LOG_ERROR, "cannot arm check timer", "check", c->name, NULL);
+		}
+	}
+}
+
+/* After a failed run that never got a TCP connection, watch that address; after anything
+ * else, stop. Returns the delay to the next run, shortened while the check recovers. */
+static int64_t follow_recovery(
+		struct runner *runner, const struct vh_check_result *result, int64_t delay) {
+	const struct vh_probe_ops *ops = runner->probe.ops;
+	char addr[64];
+	unsigned port = 0;
+	if (result->status != VH_STATUS_FAIL) {
+		vh_reach_stop(runner->reach);
+		runner->recover_delay_ms = 0;
+		return delay;
+	}
+	if (ops->unreachable && ops->unreachable(runner->probe.impl, addr, sizeof(addr), &port)) {
+		if (!runner->reach) {
+			runner->reach = vh_reach_create(runner->sched->base, on_reachable, runner);
+		}
+		if (runner->reach && !vh_reach_start(runner->reach, addr, port)) {
+			vh_reach_stop(runner->reach);
+		}
+		runner->recover_delay_ms = 0;
+		return delay;
+	}
+	vh_reach_stop(runner->reach);
+	if (runner->recover_delay_ms <= 0 || runner->recover_delay_ms >= delay) {
+		runner->recover_delay_ms = 0;
+		return delay;
+	}
+	int64_t soon = runner->recover_delay_ms;
+	int64_t max = backoff_of(&runner->config)->max_ms;
+	runner->recover_delay_ms = soon * 2 < max ? soon * 2 : max;
+	return soon;
+}
+
 static void finish_run(struct runner *runner, const struct vh_check_result *result) {
 	struct vh_scheduler *sched = runner->sched;
 	struct vh_check_state *state = &sched->states[runner->index];
@@ -376,9 +447,8 @@ static void finish_run(struct runner *runner, const struct vh_check_result *resu
 	}
 	decide_shared(sched, state, before, false);
 	update_startup(sched);
-	if (!arm(runner,
-			    vh_scheduler_next_delay(
-					    state->config, state, vh_random_next(&sched->rng)))) {
+	int64_t delay = vh_scheduler_next_delay(state->config, state, vh_random_next(&sched->rng));
+	if (!arm(runner, follow_recovery(runner, result, delay))) {
 		vh_log(VH_LOG_ERROR, "cannot arm check timer", "check", state->config->name, NULL);
 	}
 }

@@ -75,6 +75,13 @@ struct vh_probe_ops {
 	 * "negotiating TLS with ...", "authenticating with ...", "waiting for the reply from
 	 * ..."; "" when it cannot tell. Called before cancel(); never names a secret. */
 	void (*phase)(void *impl, char *buf, size_t len);
+	/* May be NULL. True when the latest run failed before a TCP connection was made (refused,
+	 * unreachable, no answer to the SYN), with the numeric address and port it tried, so that
+	 * the scheduler can watch that address and run the check again as soon as it accepts. */
+	bool (*unreachable)(void *impl, char *addr, size_t addr_len, unsigned *port);
+	/* May be NULL. The watched address accepted a connection: forget the reconnect backoff, so
+	 * that the next run connects at once and later failures back off from the start. */
+	void (*retry_now)(void *impl);
 };
 
 struct vh_probe {

@@ -1,10 +1,14 @@
 /* test_scheduler.c - the engine on a real event loop with fake probes: timeouts, late reports,
  * intervals, jitter, the startup latch and reloads. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <event2/event.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "vh/scheduler.h"
 
@@ -28,6 +32,8 @@ struct fake {
 	int cancels;
 	int *destroyed;
 	const char *phase; /* what phase() says; NULL says "" */
+	unsigned unreachable_port; /* unreachable() says 127.0.0.1 and this port, when not 0 */
+	int retries_now; /* retry_now() calls */
 	int phases_before_cancel; /* phase() calls made while no cancel had come yet */
 };
 
@@ -86,8 +92,27 @@ static void fake_phase(void *impl, char *buf, size_t len) {
 	snprintf(buf, len, "%s", fake->phase ? fake->phase : "");
 }
 
-static const struct vh_probe_ops fake_ops = {
-		"fake", fake_start, fake_cancel, fake_destroy, fake_phase};
+static bool fake_unreachable(void *impl, char *addr, size_t len, unsigned *port) {
+	struct fake *fake = impl;
+	snprintf(addr, len, "127.0.0.1");
+	*port = fake->unreachable_port;
+	return fake->unreachable_port != 0;
+}
+
+/* As a real probe's connect would now get past TCP and fail later (a server starting up). */
+static void fake_retry_now(void *impl) {
+	struct fake *fake = impl;
+	fake->retries_now++;
+	fake->unreachable_port = 0;
+}
+
+static const struct vh_probe_ops fake_ops = {.type = "fake",
+		.start = fake_start,
+		.cancel = fake_cancel,
+		.destroy = fake_destroy,
+		.phase = fake_phase,
+		.unreachable = fake_unreachable,
+		.retry_now = fake_retry_now};
 
 static struct event_base *base;
 static struct vh_scheduler *sched;
@@ -233,6 +258,50 @@ Test(scheduler, timeout_names_the_phase_the_run_was_in) {
 	const struct vh_check_state *state = state_of("hang");
 	cr_assert_str_eq(state->last.output, "timeout after 40 ms resolving \"db.internal\"");
 	cr_assert_eq(fake->phases_before_cancel, 1, "the phase is asked once, before the cancel");
+}
+
+/* A free loopback port with nothing listening on it. */
+static unsigned closed_port(void) {
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+static int listen_on(unsigned port) {
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int one = 1;
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+			.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+			.sin_port = htons((uint16_t)port)};
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(listen(fd, 16) == 0);
+	return fd;
+}
+
+Test(scheduler, an_address_that_accepts_again_is_checked_at_once) {
+	static struct vh_check_config config;
+	config = make_config("down", 10000, 40);
+	struct fake *fake = add_fake(&config, FAKE_FAIL);
+	fake->unreachable_port = closed_port();
+	start();
+	run_loop_ms(300);
+	cr_assert_eq(fake->starts, 1, "one run, then the 10 s fail_interval");
+	cr_assert_eq(fake->retries_now, 0, "nothing accepts yet: no early run");
+	int listener = listen_on(fake->unreachable_port);
+	run_loop_ms(250);
+	cr_assert_eq(fake->retries_now, 1, "the watch saw the port accept");
+	cr_assert_eq(fake->starts, 2, "and the check ran at once, not 10 s later");
+	/* That run failed past TCP (a server starting up): retries follow the backoff, 250 ms
+	 * then 500 ms, instead of waiting for fail_interval. */
+	run_loop_ms(1000);
+	cr_assert_geq(fake->starts, 3);
+	cr_assert_leq(fake->starts, 4);
+	close(listener);
 }
 
 Test(scheduler, late_report_is_discarded) {
