@@ -575,6 +575,9 @@ static void pg_cancel(void *impl) {
 		snprintf(why, sizeof(why), "timed out connecting (%s)", target);
 		break;
 	case PG_QUERYING:
+		/* No answer at all on a held connection: a black hole as far as we can tell; the
+		 * watch finds out when a new connection can be made. */
+		note_reachability(probe, CONNECTION_STARTED);
 		snprintf(why, sizeof(why), "timed out waiting for the answer to the query");
 		break;
 	case PG_DISCONNECTED:

@@ -611,9 +611,9 @@ static void redis_cancel(void *impl) {
 	}
 	int64_t waited = vh_clock_mono_ms() - probe->run_started_ms;
 	bool resolving = probe->conn == CONN_RESOLVING;
-	/* No SYN-ACK by the deadline: a black hole, which the scheduler can watch cheaply. */
-	probe->unreachable = probe->ctx && !(probe->ctx->c.flags & REDIS_CONNECTED) &&
-			probe->addr[0] != '\0';
+	/* No answer by the deadline, to the SYN or to the commands: a black hole as far as we can
+	 * tell, which the scheduler can watch cheaply until a new connection can be made. */
+	probe->unreachable = probe->ctx && probe->addr[0] != '\0';
 	probe->run = RUN_NONE;
 	drop(probe);
 	if (resolving) {

@@ -76,8 +76,9 @@ struct vh_probe_ops {
 	 * ..."; "" when it cannot tell. Called before cancel(); never names a secret. */
 	void (*phase)(void *impl, char *buf, size_t len);
 	/* May be NULL. True when the latest run failed before a TCP connection was made (refused,
-	 * unreachable, no answer to the SYN), with the numeric address and port it tried, so that
-	 * the scheduler can watch that address and run the check again as soon as it accepts. */
+	 * unreachable, no answer to the SYN) or got no answer at all on a held one, with the
+	 * numeric address and port, so that the scheduler can watch that address and run the
+	 * check again as soon as it accepts a new connection. */
 	bool (*unreachable)(void *impl, char *addr, size_t addr_len, unsigned *port);
 	/* May be NULL. The watched address accepted a connection: forget the reconnect backoff, so
 	 * that the next run connects at once and later failures back off from the start. */
