@@ -169,6 +169,12 @@ bool vh_fleet_parse_report(const char *body, size_t len, struct vh_fleet_report 
 		snprintf(err, err_len, "report larger than %d bytes", VH_FLEET_REPORT_MAX_BYTES);
 		return false;
 	}
+	/* No JSON text holds a NUL byte, yet jansson 2.14 skips one that follows a number. */
+	const char *nul = memchr(body, '\0', len);
+	if (nul) {
+		snprintf(err, err_len, "not JSON: a NUL byte at byte %zu", (size_t)(nul - body));
+		return false;
+	}
 	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &why);
 	if (!root) {
 		snprintf(err, err_len, "not JSON: %s at byte %d", why.text, why.position);
