@@ -49,6 +49,8 @@ struct peer {
 	struct evhttp_connection *conn;
 	struct event *deadline;
 	bool in_flight;
+	enum evhttp_request_error error; /* what evhttp said went wrong, when it said so */
+	bool failed;
 };
 
 struct vh_peers {
@@ -221,8 +223,11 @@ static void request_over(struct peer *peer, bool ok, const char *why) {
 	if (!ok) {
 		peers->stats.failures++;
 		peer->has_report = false;
-		vh_log(VH_LOG_DEBUG, "peer did not report", "peer", peer->addr, "reason", why,
-				NULL);
+		char where[INET6_ADDRSTRLEN + 16];
+		bool v6 = strchr(peer->addr, ':') != NULL;
+		snprintf(where, sizeof(where), "%s%s%s:%u", v6 ? "[" : "", peer->addr,
+				v6 ? "]" : "", peer->port);
+		vh_log(VH_LOG_DEBUG, "peer did not report", "peer", where, "reason", why, NULL);
 	}
 	peers->outstanding--;
 	end_round_if_over(peers);
@@ -369,13 +374,40 @@ static void keep_report(struct peer *peer, const struct vh_fleet_report *report)
 	request_over(peer, true, NULL);
 }
 
+/* evhttp calls this just before on_response(NULL). */
+static void on_error(enum evhttp_request_error error, void *arg) {
+	struct peer *peer = arg;
+	peer->failed = true;
+	peer->error = error;
+}
+
+static const char *describe_error(const struct peer *peer) {
+	if (!peer->failed) {
+		return "no answer";
+	}
+	switch (peer->error) {
+	case EVREQ_HTTP_DATA_TOO_LONG:
+		return "answer larger than 64 KiB";
+	case EVREQ_HTTP_INVALID_HEADER:
+		return "not an HTTP answer";
+	case EVREQ_HTTP_EOF:
+		return "closed before answering";
+	default:
+		return "no answer (connection failed)";
+	}
+}
+
 static void on_response(struct evhttp_request *req, void *arg) {
 	struct peer *peer = arg;
 	struct vh_fleet_report report;
 	char why[200];
 	int code = req ? evhttp_request_get_response_code(req) : 0;
 	if (code != 200) {
-		snprintf(why, sizeof(why), code ? "answered HTTP %d" : "no answer", code);
+		if (code) {
+			snprintf(why, sizeof(why), "answered HTTP %d", code);
+		} else {
+			snprintf(why, sizeof(why), "%s", describe_error(peer));
+		}
 		request_over(peer, false, why);
 		return;
 	}
@@ -422,6 +454,8 @@ static bool send_request(struct vh_peers *peers, struct peer *peer) {
 	if (!req) {
 		return false;
 	}
+	peer->failed = false;
+	evhttp_request_set_error_cb(req, on_error);
 	if (!add_headers(peers, peer, req)) {
 		evhttp_request_free(req);
 		return false;
