@@ -65,6 +65,12 @@ static void check_parsed(const struct vh_request *req) {
 		FUZZ_CHECK(req->check[0] == '\0' && req->n_exclude == 0,
 				"a request that reads no query stored some");
 		break;
+	case VH_REQUEST_PEERS:
+		FUZZ_CHECK(req->check[0] == '\0' && req->n_exclude == 0,
+				"a request that reads no query stored some");
+		FUZZ_CHECK(strcmp(req->endpoint, "peers") == 0,
+				"/peers/state has another endpoint");
+		break;
 	}
 	if (req->target == VH_REQUEST_NOT_FOUND) {
 		FUZZ_CHECK(strcmp(req->endpoint, "") == 0, "not found but an endpoint is set");
