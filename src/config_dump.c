@@ -423,7 +423,10 @@ static json_t *peers_json(const struct vh_peers_config *p) {
 		}
 		rc |= list ? json_object_set_new(obj, "addresses", list) : -1;
 	}
-	rc |= set_uint(obj, "port", p->port);
+	if (!p->port_from_listen) {
+		rc |= set_uint(obj, "port",
+				p->port); /* else it follows listen, as --listen moves it */
+	}
 	rc |= set_duration(obj, "interval", p->interval_ms);
 	rc |= set_duration(obj, "timeout", p->timeout_ms);
 	rc |= set_duration(obj, "refresh", p->refresh_ms);

@@ -230,7 +230,7 @@ static void enter(struct vh_check_state *state, const struct vh_fleet_input *in,
  * began, or a round began late enough that every healthy peer must have. */
 static bool fleet_answered(const struct vh_check_state *state, const struct vh_fleet_input *in) {
 	const struct vh_fleet_count *c = &in->count;
-	int64_t settled_by = state->failing_since_mono_ms + in->settle_ms;
+	int64_t settled_by = state->failure_seen_mono_ms + in->settle_ms;
 	return c->informed >= c->peers ||
 			(in->round_started_mono_ms > 0 && in->round_started_mono_ms >= settled_by);
 }

@@ -332,7 +332,7 @@ static void decide_shared(struct vh_scheduler *sched, struct vh_check_state *sta
 			.now_mono_ms = now,
 			.now_wall_ms = vh_clock_wall_ms(),
 			.before = before};
-	vh_fleet_count(views, n, vh_fleet_fingerprint(c), state->failing_since_mono_ms, &in.count);
+	vh_fleet_count(views, n, vh_fleet_fingerprint(c), state->failure_seen_mono_ms, &in.count);
 	enum vh_status seen_before = vh_state_effective(state, now);
 	enum vh_outage_phase from;
 	struct vh_outage old = state->outage;

@@ -13,11 +13,13 @@ void vh_state_init(struct vh_check_state *state, const struct vh_check_config *c
 	state->last.status = VH_STATUS_UNKNOWN;
 }
 
-static void count_result(struct vh_check_state *state, bool ok, int64_t run_started_mono_ms) {
+static void count_result(struct vh_check_state *state, bool ok, int64_t run_started_mono_ms,
+		int64_t now_mono_ms) {
 	if (ok) {
 		state->consecutive_ok++;
 		state->consecutive_fail = 0;
 		state->failing_since_mono_ms = 0;
+		state->failure_seen_mono_ms = 0;
 		return;
 	}
 	state->consecutive_fail++;
@@ -25,6 +27,7 @@ static void count_result(struct vh_check_state *state, bool ok, int64_t run_star
 	state->failures++;
 	if (state->failing_since_mono_ms == 0) {
 		state->failing_since_mono_ms = run_started_mono_ms;
+		state->failure_seen_mono_ms = now_mono_ms;
 	}
 }
 
@@ -80,7 +83,7 @@ bool vh_state_apply(struct vh_check_state *state, const struct vh_check_result *
 		state->last_success_wall_ms = now_wall_ms;
 	}
 	count_duration(state, duration_us);
-	count_result(state, ok, now_mono_ms - duration_us / 1000);
+	count_result(state, ok, now_mono_ms - duration_us / 1000, now_mono_ms);
 	if (state->history) {
 		vh_history_add_result(state->history, now_wall_ms, duration_us, result->status,
 				result->output);

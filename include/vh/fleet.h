@@ -85,7 +85,8 @@ bool vh_fleet_is_shared(const struct vh_fleet_count *count, double panic_thresho
 /* Moves state->outage for one shared check, from its settled status and in:
  * - not failing here: NONE;
  * - just failed, with fresh peers: HOLDING (probes keep `before`) until every fresh peer has
- *   run since the failure began or a round that started settle_ms after it has ended; then
+ *   run since the first failed result came in (failure_seen_mono_ms) or a round that started
+ *   settle_ms after it has ended; then
  *   SHARED or LOCAL by vh_fleet_is_shared();
  * - no fresh peer at all: LOCAL at once, as if there were no peers;
  * - LOCAL turns SHARED after `rise` round ends in a row that say shared; SHARED turns LOCAL

@@ -51,6 +51,10 @@ struct vh_check_state {
 	int64_t last_transition_wall_ms; /* 0 until the first transition */
 	int64_t last_transition_mono_ms;
 	int64_t failing_since_mono_ms; /* start of the current run of failed results, or 0 */
+	/* When the first of those failed results came in. Peers' runs that ended after it saw the
+	 * dependency later than this replica did; a run that began before it may have passed
+	 * before the dependency failed. */
+	int64_t failure_seen_mono_ms;
 	unsigned consecutive_ok;
 	unsigned consecutive_fail;
 	uint64_t runs;

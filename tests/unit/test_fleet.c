@@ -1429,7 +1429,7 @@ static void sim_decide(struct sim *sim, size_t i, int64_t now, bool round_end,
 			.now_mono_ms = now,
 			.now_wall_ms = WALL0 + now,
 			.before = before};
-	vh_fleet_count(views, n, vh_fleet_fingerprint(&me->config), me->state.failing_since_mono_ms,
+	vh_fleet_count(views, n, vh_fleet_fingerprint(&me->config), me->state.failure_seen_mono_ms,
 			&in.count);
 	enum vh_outage_phase from;
 	if (vh_fleet_decide(&me->state, &in, &from)) {
@@ -1653,14 +1653,12 @@ Test(fleet_sim, recovery_clears_without_a_503) {
 }
 
 /* The issue's "no 503 in the gap": while the fleet's answer is awaited, readiness keeps its
- * status. It fails today: a failing run that began before the outage (it took up to `timeout`)
- * sets failing_since to its start, so a peer whose run *passed* between that start and the
- * outage counts as informed; the hold ends with every peer "informed" and passing, and the
- * replica answers 503 (a local fault) for rise rounds until the next round's views. With the
- * first failed run's end as `since`, it would not. Seen here for N=3 seed 33: replica 0's run
- * began at 957 ms, the outage at 1000, peers passed at 994 and 998, so local at 1106, shared
- * at 1213. Enable once the scheduler passes the failure's end. */
-Test(fleet_sim, no_503_while_the_fleet_is_asked, .disabled = true) {
+ * status. A failing run that began before the outage (it took up to `timeout`) must not make a
+ * peer whose run passed between that start and the outage count as informed: the scheduler
+ * counts from the end of the first failed run (failure_seen_mono_ms). Found as N=3 seed 33:
+ * replica 0's run began at 957 ms, the outage at 1000, peers passed at 994 and 998, and the
+ * replica was a local fault (503) at 1106 and shared only at 1213. */
+Test(fleet_sim, no_503_while_the_fleet_is_asked) {
 	for (uint64_t seed = 1; seed <= 60; seed++) {
 		static struct sim sim;
 		sim_init(&sim, 3, 1, 1, seed * 7919 + 1);
@@ -1686,9 +1684,10 @@ Test(fleet_sim, a_local_fault_stays_local) {
 				vh_fleet_phase_name(me->state.outage.phase));
 		cr_assert_eq(me->declared, 0);
 		cr_assert_not(me->ready);
-		/* The hold's bound: interval + jitter + timeout + peers' interval + timeout. */
-		int64_t bound = sim.interval + sim.jitter + sim.timeout + sim.peer_interval +
-				sim.peer_timeout;
+		/* From the start of the first failed run: that run (up to timeout), then the hold,
+		 * counted from its end: interval + jitter + timeout + peers' interval + timeout. */
+		int64_t bound = sim.timeout + sim.interval + sim.jitter + sim.timeout +
+				sim.peer_interval + sim.peer_timeout;
 		cr_assert_leq(me->local_at_ms - me->first_fail_ms, bound,
 				"seed %" PRIu64 ": local after %" PRId64 " ms, bound %" PRId64,
 				seed, me->local_at_ms - me->first_fail_ms, bound);
