@@ -737,7 +737,9 @@ def test_slow_garbage_and_huge_peers_are_ignored_at_no_latency_cost(fleet, pg, d
 # ---------------------------------------------------------------------------------------------
 # 6. A 60 s outage with checks every 100 ms: no oscillation
 
-OUTAGE_SECONDS = 60.0
+# The issue asks for 60 s; the sanitizer pass of CI, which repeats the whole suite, shortens it
+# with VH_PEERS_OUTAGE_SECONDS to keep CI inside its budget.
+OUTAGE_SECONDS = float(os.environ.get("VH_PEERS_OUTAGE_SECONDS", "60"))
 
 
 def history_outages(d) -> Counter:
@@ -783,8 +785,8 @@ def test_sixty_second_outage_never_oscillates(fleet, pg, dns):
         assert logged == (1, 1, 0), d.log_text()
         assert (history["declared"], history["cleared"]) == (1, 1), history
         assert whole == 2, f"{d.name}: in and out of the outage {whole} times"
-    print(f"\n60 s outage, checks every 100 ms, peers every {ms(P)}: declared on all five "
-          f"{ms(max(declared.values()) - stopped)} after the stop, cleared on all "
+    print(f"\n{OUTAGE_SECONDS:.0f} s outage, checks every 100 ms, peers every {ms(P)}: "
+          f"declared on all five {ms(max(declared.values()) - stopped)} after the stop, cleared on all "
           f"{ms(max(cleared.values()) - restarted)} after the restart; /ready answers "
           f"{dict(counts)}")
     for host, logged, history, whole, n in rows:
