@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import harness
 
@@ -117,12 +117,17 @@ class PgServer(harness.ManagedProcess):
     cleanup() kills the server if it still runs and deletes the directory."""
 
     def __init__(self, name: str = "pg", settings: Optional[dict] = None,
-                 root: Optional[Path] = None):
+                 root: Optional[Path] = None, host: str = "127.0.0.1",
+                 wrapper: Optional[Callable[[list], list]] = None):
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix=f"vh-{name}-"))
         self.datadir = self.root / "data"
         self.sockdir = self.root / "sock"
+        # wrapper(argv) runs the postmaster another way, e.g. inside a network namespace
+        # (netns.NetNs.exec_argv): it is started as the current user then and must drop to
+        # OS_USER itself. host is the address it listens on and clients connect to.
+        self.wrapper = wrapper
         self.settings = {
-            "listen_addresses": "127.0.0.1",
+            "listen_addresses": host,
             "fsync": "off",
             "synchronous_commit": "off",
             "full_page_writes": "off",
@@ -132,7 +137,7 @@ class PgServer(harness.ManagedProcess):
             "wal_level": "replica",
         }
         self.settings.update(settings or {})
-        super().__init__(name, self.root, self._argv)
+        super().__init__(name, self.root, self._argv, host=host)
         _own(self.root)
         self.root.chmod(0o700)
 
@@ -145,15 +150,16 @@ class PgServer(harness.ManagedProcess):
 
     def _spawn(self, port: int) -> None:
         log = open(self.log_path, "ab")
+        argv = self._argv(port)
         try:
             self.proc = subprocess.Popen(
-                self._argv(port),
+                self.wrapper(argv) if self.wrapper else argv,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.root,
                 start_new_session=True,
-                **_user_kwargs(),
+                **({} if self.wrapper else _user_kwargs()),
             )
         finally:
             log.close()
@@ -186,8 +192,10 @@ class PgServer(harness.ManagedProcess):
         subprocess.run(["cp", "-a", str(_template_datadir()), str(self.datadir)], check=True)
         return self
 
-    def start(self, timeout: float = 30.0, attempts: int = 3) -> "PgServer":
-        super().start(timeout=timeout, attempts=attempts)
+    def start(self, timeout: float = 30.0, attempts: int = 3,
+              port: Optional[int] = None) -> "PgServer":
+        """port: listen there (no free-port search), e.g. in a namespace of its own."""
+        super().start(timeout=timeout, attempts=attempts, port=port)
         return self
 
     def stop_mode(self, mode: str = "fast", timeout: float = 30.0) -> None:

@@ -153,7 +153,7 @@ class RedisServer(harness.ManagedProcess):
     def __init__(self, name: str = "redis", password: Optional[str] = None,
                  replicaof: Optional["RedisServer"] = None, unix_socket: bool = False,
                  settings: Optional[dict] = None, root: Optional[Path] = None,
-                 host: str = "127.0.0.1"):
+                 host: str = "127.0.0.1", wrapper: Optional[Callable[[list], list]] = None):
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix=f"vh-{name}-"))
         self.password = password
         self.unix_path = str(self.root / "redis.sock") if unix_socket else None
@@ -176,13 +176,18 @@ class RedisServer(harness.ManagedProcess):
             self.settings["unixsocketperm"] = "700"
         self.settings.update(settings or {})
         self.conf_path = self.root / f"{name}.conf"
+        # wrapper(argv) runs the server another way, e.g. inside a network namespace
+        # (netns.NetNs.exec_argv); give start() a port then: free ports are looked for on the
+        # host, which may not have that address.
+        self.wrapper = wrapper
         super().__init__(name, self.root, self._argv, host=host)
 
     def _argv(self, port: int) -> list:
         lines = [f"{key} {value}" for key, value in self.settings.items()]
         self.conf_path.write_text("\n".join(lines) + "\n")
         self.conf_path.chmod(0o600)
-        return [REDIS_SERVER, str(self.conf_path), "--port", str(port)]
+        argv = [REDIS_SERVER, str(self.conf_path), "--port", str(port)]
+        return self.wrapper(argv) if self.wrapper else argv
 
     def _wait_ready(self, timeout: float) -> None:
         """Waits until PING is answered, not just until the port is open."""
