@@ -10,6 +10,7 @@ packages=(
 	postgresql redis-server curl clang-format valgrind
 	prometheus help2man yamllint systemd binutils
 	clang libclang-rt-14-dev libfaketime
+	iproute2 iptables
 )
 # The deploy checks need kubectl (for kustomize) and Node.js with npm (for kubernetes-models).
 # Machines that have them from another repository keep theirs: Debian's npm would conflict with
