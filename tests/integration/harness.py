@@ -515,14 +515,17 @@ def run_cli(args: Sequence[str], timeout: float = CLI_TIMEOUT, env: Optional[dic
 
 class FakeServer:
     """A loopback TCP server for probe tests. mode "silent" accepts and never answers;
-    "stall" reads the request, sends reply and then keeps the connection open without a word;
+    "stall" reads the request (an HTTP head, or request_bytes bytes when given), sends reply and
+    then keeps the connection open without a word;
     "reply" sends reply and closes. Requests received are kept in .requests. port 0 picks a free
     port; a given one (that a stopped server left free) turns a dependency into a black hole.
     Use as a context manager; leaving it closes every socket and joins the thread."""
 
-    def __init__(self, mode: str, reply: bytes = b"", host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, mode: str, reply: bytes = b"", host: str = "127.0.0.1", port: int = 0,
+                 request_bytes: int = 0):
         self.mode = mode
         self.reply = reply
+        self.request_bytes = request_bytes  # a binary request of this size, not an HTTP head
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -549,7 +552,8 @@ class FakeServer:
     def _read_request(self, conn: socket.socket) -> bytes:
         conn.settimeout(2)
         data = b""
-        while b"\r\n\r\n" not in data:
+        while (len(data) < self.request_bytes if self.request_bytes
+               else b"\r\n\r\n" not in data):
             try:
                 chunk = conn.recv(4096)
             except OSError:

@@ -308,6 +308,8 @@ def test_a_flood_of_idle_clients_never_costs_a_probe_its_answer(daemon, tmp_path
     probes keep coming: a probe that has sent its request is never the one evicted for an idle
     newcomer, so every probe sent before, during and after the burst is answered (issue 13)."""
     import socket
+    import subprocess
+    import sys
     import threading
     import time
 
@@ -367,13 +369,19 @@ def test_a_flood_of_idle_clients_never_costs_a_probe_its_answer(daemon, tmp_path
         pending.append(s)
     thread = threading.Thread(target=prober)
     thread.start()
-    idle = []
+    # The idle clients come from a process of their own: in this one they would hold the GIL
+    # between a probe's connect and its send, and a probe that has not sent its request yet is
+    # an idle client like the others.
+    flood = subprocess.Popen([sys.executable, "-c", (
+        "import socket, sys, time\n"
+        "conns = []\n"
+        "for _ in range(300):\n"
+        "    s = socket.socket(); s.setblocking(False)\n"
+        f"    s.connect_ex(('127.0.0.1', {d.port})); conns.append(s)\n"
+        "print('open', flush=True)\n"
+        "sys.stdin.read()\n")], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
-        for _ in range(300):
-            s = socket.socket()
-            s.setblocking(False)
-            s.connect_ex(("127.0.0.1", d.port))
-            idle.append(s)
+        assert flood.stdout.readline() == b"open\n"
         for s in pending:
             read_answer(s, "before")
         time.sleep(1.0)
@@ -382,8 +390,8 @@ def test_a_flood_of_idle_clients_never_costs_a_probe_its_answer(daemon, tmp_path
         thread.join(10)
         for _ in range(20):
             probe_once("after")
-        for s in idle:
-            s.close()
+        flood.stdin.close()
+        flood.wait(10)
     assert outcomes["failed"] == [], outcomes["failed"][:10]
     assert outcomes["answered"] >= 40
     evicted = [line for line in d.request("/metrics").text.splitlines()

@@ -3,7 +3,6 @@ check type: resolving a name, connecting, the TLS handshake, authenticating, wai
 reply. "timeout after 1000 ms" alone sent people to the database when the lookup had hung."""
 
 import socket
-import threading
 
 import pytest
 
@@ -46,48 +45,11 @@ class FullBacklog:
         self.sock.close()
 
 
-class SslAnswerThenSilence:
-    """Answers PostgreSQL's SSLRequest with answer (b"S": go ahead with TLS; b"N": no TLS, send
-    the startup packet) and then says nothing, so the client waits in its TLS handshake or for
-    the authentication request."""
-
-    def __init__(self, answer: bytes):
-        self.answer = answer
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.conns = []
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            self.conns.append(conn)
-            conn.settimeout(2)
-            try:
-                if len(conn.recv(8)) == 8:  # length 8, code 80877103
-                    conn.sendall(self.answer)
-            except OSError:
-                pass
-
-    def __enter__(self) -> "SslAnswerThenSilence":
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stopping.set()
-        self.thread.join(5)
-        for c in self.conns:
-            c.close()
-        self.sock.close()
+def ssl_answer_then_silence(answer: bytes) -> harness.FakeServer:
+    """Answers PostgreSQL's 8-byte SSLRequest with answer (b"S": go ahead with TLS; b"N": no
+    TLS, send the startup packet) and then says nothing, so the client waits in its TLS
+    handshake or for the authentication request."""
+    return harness.FakeServer("stall", reply=answer, request_bytes=8)
 
 
 class HeadersThenSilence(harness.FakeServer):
@@ -165,14 +127,14 @@ def test_a_connect_that_gets_no_answer_is_named(daemon, kind):
 
 
 def test_postgres_tls_handshake_is_named(daemon):
-    with SslAnswerThenSilence(b"S") as server:
+    with ssl_answer_then_silence(b"S") as server:
         d = daemon(config(pg({"host": "127.0.0.1", "port": str(server.port),
                               "sslmode": "require"})))
         wait_error(d, f"{TIMEOUT_TEXT} negotiating TLS with 127.0.0.1:{server.port}")
 
 
 def test_postgres_authentication_without_an_answer_is_named(daemon):
-    with SslAnswerThenSilence(b"N") as server:
+    with ssl_answer_then_silence(b"N") as server:
         d = daemon(config(pg({"host": "127.0.0.1", "port": str(server.port)})))
         wait_error(d, f"{TIMEOUT_TEXT} authenticating with 127.0.0.1:{server.port}")
 
