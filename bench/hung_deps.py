@@ -12,7 +12,10 @@ daemon keeps time in whole milliseconds, once in the run's deadline (a timer on 
 clock fires up to 1 ms late) and once in /debug/history's end time, truncated to the
 millisecond, from which the run's start is derived (its duration_ms is finer), so that start
 may read up to 1 ms early. The last poll that still saw 200 is printed too: the 503 was served
-between the two."""
+between the two. On a loaded machine this script can be descheduled between two polls, which
+widens that bracket; a trial whose bracket straddles the bound (the last 200 within it, the
+first 503 seen after it) is UNSURE rather than a failure, and a trial fails only when even the
+last 200 came after the bound."""
 
 import calendar
 import http.client
@@ -169,19 +172,23 @@ def report(healthy, holed, trials, stales):
     ok_lat = all(r <= 2.0 for r in ratios.values())
     ok_stale = sum(stales) == 0
     limit_run = bound_run * 1e3 + RESOLUTION_MS
+    late = sum(low * 1e3 > limit_run for low in from_low)
+    unsure = sum(low * 1e3 <= limit_run < high * 1e3 for low, high in zip(from_low, from_run))
     ok_run = max(from_run) * 1e3 <= limit_run
+    v_run = "FAIL" if late else "PASS" if ok_run else f"UNSURE ({unsure} of {len(trials)})"
     ok_hole = max(from_hole) <= bound_hole
     print(f"budget 7: p99 within 2x {b.verdict(ok_lat)}; no stale 200 {b.verdict(ok_stale)}; "
           f"503 within interval + timeout ({bound_hole * 1e3:.0f} ms) of the holes opening "
           f"{b.verdict(ok_hole)}; within timeout x fall ({bound_run * 1e3:.0f} ms, + "
           f"{RESOLUTION_MS:.0f} ms for the daemon's millisecond clock = {limit_run:.0f} ms) of the "
-          f"entering run's start {b.verdict(ok_run)} (seen by {max(from_run) * 1e3:.1f} ms at most)")
+          f"entering run's start {v_run} (seen by {max(from_run) * 1e3:.1f} ms at most; {late} "
+          f"trials late even by their last 200, {unsure} straddling the bound)")
     print(f"SUMMARY hung_deps: p99 /live {ratios['/live']:.2f}x /ready {ratios['/ready']:.2f}x "
           f"{b.verdict(ok_lat)}; {len(trials)} trials, 503 after the hole median "
           f"{statistics.median(from_hole) * 1e3:.0f} / max {max(from_hole) * 1e3:.0f} ms vs "
           f"{bound_hole * 1e3:.0f} ms {b.verdict(ok_hole)}; after the entering run's start "
           f"median {statistics.median(from_run) * 1e3:.1f} / max {max(from_run) * 1e3:.1f} ms vs "
-          f"{limit_run:.0f} ms {b.verdict(ok_run)}; "
+          f"{limit_run:.0f} ms {v_run}; "
           f"{sum(stales)} stale 200s "
           f"{b.verdict(ok_stale)}")
 
