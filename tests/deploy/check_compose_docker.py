@@ -140,7 +140,9 @@ def runtime_packages(dockerfile):
     """The packages the Dockerfile's last stage installs with apt-get."""
     final = stages(dockerfile)[-1]
     installs = [a for op, a in final if op == "RUN" and "apt-get install" in a]
-    words = shlex.split(installs[0].split("apt-get install", 1)[1].split("&&")[0]) if installs else []
+    if not installs:
+        return set()
+    words = shlex.split(installs[0].split("apt-get install", 1)[1].split("&&")[0])
     return {w for w in words if not w.startswith("-")}
 
 
