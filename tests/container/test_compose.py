@@ -226,8 +226,20 @@ def test_postgres_outage_turns_the_sidecar_unhealthy_and_back(stack, engine, sid
     assert event["time"] - accepting <= pass_bound
 
 
-def test_down_v_removes_everything(stack, engine):
+def test_down_v_stops_every_service_and_removes_everything(stack, engine, report):
+    """`down -v`: each service exits on its stop signal (none waits out the 10 s stop timeout
+    to be SIGKILLed), and no container, network or volume of the project is left."""
+    began = time.time()
     stack.compose("down", "-v", "--timeout", "10")
+    report.seconds("compose down -v", time.time() - began)
+    exits = {}
+    for name in services():
+        died = stack.events.find(stack.is_event(name, "die"), after=began)
+        assert died, f"{name} never exited"
+        exits[name] = (round(died["time"] - began, 2), int(died["attributes"]["exitCode"]))
+    report.value("compose down -v: exits (seconds, status)", exits, "")
+    killed = {n: e for n, e in exits.items() if e[1] == 137}
+    assert not killed, f"SIGKILLed after the stop timeout (seconds, exit status): {killed}"
     label = f"label=com.docker.compose.project={stack.project}"
     assert engine.docker("ps", "-aq", "--filter", label).stdout.strip() == ""
     assert engine.docker("network", "ls", "-q", "--filter", label).stdout.strip() == ""
