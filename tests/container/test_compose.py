@@ -226,6 +226,31 @@ def test_postgres_outage_turns_the_sidecar_unhealthy_and_back(stack, engine, sid
     assert event["time"] - accepting <= pass_bound
 
 
+def test_redis_healthcheck_passes_only_on_pong(engine, compose_standins):
+    """The compose file's Redis healthcheck, run as written in a Redis started the file's way:
+    it must fail when PING gets an error reply (here NOAUTH after a wrong password), not only
+    when nothing answers."""
+    spec = services()["redis"]
+    test = spec["healthcheck"]["test"]
+    assert test[0] == "CMD"
+    name = f"vhtest-redis-hc-{uuid.uuid4().hex[:8]}"
+    command = [word.replace("$$", "$") for word in spec["command"]]  # compose's escape
+    engine.docker("run", "-d", "--name", name, "--network", "none", "-e", "REDIS_PASSWORD=right",
+                  spec["image"], *command)
+    try:
+        def check(password):
+            return engine.docker("exec", "-e", f"REDISCLI_AUTH={password}", name, *test[1:],
+                                 check=False)
+
+        good = harness.poll(lambda: check("right").returncode == 0 and check("right"), 10,
+                            interval=0.1, what="the healthcheck passing with the password")
+        assert good.stdout.strip() == "PONG", good
+        bad = check("wrong")
+        assert bad.returncode != 0, f"passes on {bad.stdout.strip()!r} {bad.stderr.strip()!r}"
+    finally:
+        engine.docker("rm", "-f", "-v", name, check=False)
+
+
 def test_down_v_stops_every_service_and_removes_everything(stack, engine, report):
     """`down -v`: each service exits on its stop signal (none waits out the 10 s stop timeout
     to be SIGKILLed), and no container, network or volume of the project is left."""
