@@ -149,8 +149,10 @@ class Engine:
         deadline = began + START_TIMEOUT
         while True:
             if self.proc.poll() is not None:
+                log = self.log_tail()
+                self.stop()
                 raise EngineError(f"dockerd exited with status {self.proc.returncode}; "
-                                  f"its log:\n{self.log_tail()}")
+                                  f"its log:\n{log}")
             if self.socket.exists():
                 ping = self.docker("version", "--format", "{{.Server.Version}}", check=False,
                                    timeout=10)
@@ -158,9 +160,10 @@ class Engine:
                     self.server_version = ping.stdout.strip()
                     break
             if time.monotonic() > deadline:
+                log = self.log_tail()
                 self.stop()
                 raise EngineError(f"dockerd did not answer within {START_TIMEOUT:.0f} s; its "
-                                  f"log:\n{self.log_tail()}")
+                                  f"log:\n{log}")
             time.sleep(0.1)
         self.start_seconds = time.monotonic() - began
         return self
