@@ -193,8 +193,11 @@ def test_postgres_outage_turns_the_sidecar_unhealthy_and_back(stack, engine, sid
     fail_bound = derived.settles_failed(database)
     unhealthy_bound = fail_bound + retries * (interval + timeout)
 
-    stopped = time.time()
+    began = time.time()
     stack.compose("stop", "postgres")
+    # From the moment PostgreSQL exited, not from when docker-compose was asked.
+    stopped = stack.events.wait(stack.is_event("postgres", "die"), 30, after=began,
+                                what="postgres exit")["time"]
     unready = harness.poll(lambda: ready_status() == 503 and time.time(), fail_bound + 5,
                            interval=0.1, what="/ready 503 after postgres stopped")
     report.seconds("compose: /ready 503 after postgres stopped", unready - stopped,

@@ -207,8 +207,13 @@ def test_postgres_killed_makes_pods_unready_but_never_fails_liveness(pods, depen
     assert all(c.pod.ready for c in pods), "a pod was not ready before the outage"
     outage = max(probe(c.service, "liveness")["periodSeconds"] *
                  probe(c.service, "liveness")["failureThreshold"] for c in pods)
-    killed = time.time()
-    engine.docker("kill", dependencies["postgres"])
+    exits = engine.events(f"container={dependencies['postgres']}", "event=die")
+    try:
+        engine.docker("kill", dependencies["postgres"])
+        # From the moment PostgreSQL died, not from when docker was asked to kill it.
+        killed = exits.wait(lambda e: True, 30, what="PostgreSQL's exit")["time"]
+    finally:
+        exits.stop()
 
     def unready(case):
         readiness = probe(case.service, "readiness")
