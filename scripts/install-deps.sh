@@ -11,6 +11,7 @@ packages=(
 	prometheus help2man yamllint systemd binutils
 	clang libclang-rt-14-dev libfaketime
 	iproute2 iptables
+	docker.io docker-compose debootstrap
 )
 # The deploy checks need kubectl (for kustomize) and Node.js with npm (for kubernetes-models).
 # Machines that have them from another repository keep theirs: Debian's npm would conflict with
@@ -30,8 +31,17 @@ sudo=""
 echo "installing: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -q >/dev/null
+# Where no policy says otherwise, keep maintainer scripts from starting the services they
+# install: on a machine without systemd, docker.io's would start a dockerd with iptables rules
+# and a bridge; the container suite starts its own, isolated one.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+	printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+	$sudo chmod 755 /usr/sbin/policy-rc.d
+fi
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 # The Debian packages start their own servers; the tests start private ones on free ports.
 if [ -d /run/systemd/system ]; then
-	$sudo systemctl disable --now redis-server postgresql prometheus >/dev/null 2>&1 || true
+	$sudo systemctl disable --now redis-server postgresql prometheus \
+		docker docker.socket containerd >/dev/null 2>&1 || true
 fi

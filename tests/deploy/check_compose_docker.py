@@ -8,12 +8,15 @@ healthcheck exists and the sidecar's runs `veza-health probe`, every depends_on 
 condition, and the mounted config passes `veza-health check-config` with the sidecar's
 environment. The Dockerfile: bookworm stages, a numeric non-root user, a `veza-health probe`
 HEALTHCHECK, runtime packages that are exactly those owning the built binary's NEEDED
-libraries, and COPY sources that exist and that .dockerignore lets through.
+libraries, COPY sources that exist and that .dockerignore lets through, and `meson setup` on
+the tree the build stage's COPY lines make from that context, which fails when the context
+lacks a file meson.build reads (tests/container builds the image itself).
 Prints one line per check; exits 1 if any fails.
 """
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,39 +101,168 @@ def stages(dockerfile):
     return out
 
 
-def needed_packages(vh_bin):
-    """The Debian packages that own the binary's NEEDED sonames (libc6 aside)."""
-    dump = subprocess.run(["objdump", "-p", vh_bin], capture_output=True, text=True, check=True)
-    # A sanitizer build (CI's second pass) links the sanitizer runtimes, which the image's
-    # release build does not.
-    sonames = [so for so in re.findall(r"NEEDED\s+(\S+)", dump.stdout)
-               if not re.match(r"lib(a|l|t|ub|hwa)san\.so", so)]
-    ldd = subprocess.run(["ldd", vh_bin], capture_output=True, text=True, check=True).stdout
-    paths = dict(re.findall(r"^\s*(\S+) => (\S+)", ldd, re.M))
+def host_run(argv):
+    return subprocess.run(argv, capture_output=True, text=True)
+
+
+def sonames(binary):
+    """The binary's NEEDED sonames. A sanitizer build (CI's second pass) links the sanitizer
+    runtimes, which the image's release build does not, so those are left out."""
+    dump = subprocess.run(["objdump", "-p", binary], capture_output=True, text=True, check=True)
+    return [so for so in re.findall(r"NEEDED\s+(\S+)", dump.stdout)
+            if not re.match(r"lib(a|l|t|ub|hwa)san\.so", so)]
+
+
+def owning_packages(binary, names, run=host_run):
+    """{soname: the Debian package that owns the library ldd resolves it to, or None}, libc6
+    aside. run(argv) runs ldd, readlink and dpkg where binary is installed: on this machine, or
+    inside an image."""
+    ldd = run(["ldd", binary])
+    if ldd.returncode != 0:
+        raise RuntimeError(f"ldd {binary}: {ldd.stdout}{ldd.stderr}")
+    paths = dict(re.findall(r"^\s*(\S+) => (/\S+)", ldd.stdout, re.M))
     pkgs = {}
-    for so in sonames:
+    for so in names:
+        pkgs[so] = None
+        if so not in paths:  # "not found"
+            continue
         # dpkg knows a file by the path its package ships, before or after the /usr merge.
-        real = os.path.realpath(paths[so])
+        real = run(["readlink", "-f", paths[so]]).stdout.strip()
         for candidate in (paths[so], real, real.removeprefix("/usr"), "/usr" + real):
-            owner = subprocess.run(["dpkg", "-S", candidate], capture_output=True, text=True)
+            owner = run(["dpkg", "-S", candidate])
             if owner.returncode == 0:
                 pkgs[so] = owner.stdout.split(":")[0]
                 break
-        else:
-            pkgs[so] = None
     return {so: p for so, p in pkgs.items() if p != "libc6"}
 
 
-def dockerignore_allows(root, path):
-    rules = [r.strip() for r in open(os.path.join(root, ".dockerignore")) if r.strip()
-             and not r.startswith("#")]
+def runtime_packages(dockerfile):
+    """The packages the Dockerfile's last stage installs with apt-get."""
+    final = stages(dockerfile)[-1]
+    installs = [a for op, a in final if op == "RUN" and "apt-get install" in a]
+    if not installs:
+        return set()
+    words = shlex.split(installs[0].split("apt-get install", 1)[1].split("&&")[0])
+    return {w for w in words if not w.startswith("-")}
+
+
+def compare_packages(needed, runtime):
+    """(ok, one line): whether the runtime packages are exactly those that own the NEEDED
+    libraries, plus RUNTIME_EXTRAS."""
+    missing = sorted({p for p in needed.values() if p and p not in runtime} | {
+        so for so, p in needed.items() if p is None})
+    extra = sorted(runtime - set(needed.values()) - RUNTIME_EXTRAS)
+    line = ("the runtime packages are those of the binary's NEEDED libraries "
+            f"({', '.join(f'{so}: {p}' for so, p in sorted(needed.items()))})"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; not needed {extra}" if extra else ""))
+    return not missing and not extra, line
+
+
+def dockerignore_rules(root):
+    """.dockerignore as (pattern, is_exception) pairs, cleaned as docker cleans them."""
+    rules = []
+    for line in open(os.path.join(root, ".dockerignore")):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        neg = line.startswith("!")
+        rules.append((os.path.normpath(line.lstrip("!").strip()).lstrip("/"), neg))
+    return rules
+
+
+def glob_regex(pattern):
+    """Go's filepath.Match syntax, with docker's **, as a regular expression."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "[":
+            end = pattern.index("]", i)
+            body = pattern[i + 1:end]
+            out += "[" + ("^" + body[1:] if body.startswith("^") or body.startswith("!")
+                          else body) + "]"
+            i = end + 1
+        else:
+            out += {"*": "[^/]*", "?": "[^/]"}.get(pattern[i], re.escape(pattern[i]))
+            i += 1
+    return re.compile(out + "$")
+
+
+def dockerignore_allows(rules, path):
+    """Whether docker sends path (relative to the context): the last rule that matches the
+    path, or the parent directory of it at the rule's depth, decides."""
+    parts = path.split("/")
     allowed = True
-    for rule in rules:
-        neg = rule.startswith("!")
-        pattern = rule.lstrip("!").rstrip("/")
-        if pattern == "*" or path == pattern or path.startswith(pattern + "/"):
+    for pattern, neg in rules:
+        regex = glob_regex(pattern)
+        depth = pattern.count("/") + 1
+        if regex.match(path) or (len(parts) > depth and regex.match("/".join(parts[:depth]))):
             allowed = neg
     return allowed
+
+
+def context_files(root):
+    """The working tree's files that docker sends as the build context."""
+    rules = dockerignore_rules(root)
+    out = []
+    for dirpath, dirnames, files in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d != ".git"]
+        for f in files:
+            rel = os.path.relpath(os.path.join(dirpath, f), root)
+            if dockerignore_allows(rules, rel):
+                out.append(rel)
+    return sorted(out)
+
+
+def build_stage_tree(root, stage, dest):
+    """Lays out under dest what the stage's COPY lines put in its image, from the context as
+    .dockerignore filters it, by COPY's rules: a directory's contents go into the target, a
+    file goes to the target path, or into it when that names a directory. Returns the path of
+    the stage's WORKDIR under dest."""
+    files = context_files(root)
+    workdir = "/"
+    for op, arg in stage:
+        if op == "WORKDIR":
+            workdir = os.path.join(workdir, arg)
+        if op != "COPY" or arg.startswith("--from"):
+            continue
+        *srcs, target = arg.split()
+        into = os.path.join(dest, os.path.join(workdir, target).lstrip("/"))
+        target_is_dir = target.endswith("/") or target == "." or len(srcs) > 1
+        for src in map(os.path.normpath, srcs):
+            if src == "." or os.path.isdir(os.path.join(root, src)):
+                pairs = [(rel, os.path.join(into, os.path.relpath(rel, src)))
+                         for rel in files if src == "." or rel.startswith(src + "/")]
+            elif src in files:
+                pairs = [(src, os.path.join(into, os.path.basename(src)) if target_is_dir
+                          else into)]
+            else:
+                pairs = []
+            for rel, to in pairs:
+                os.makedirs(os.path.dirname(to), exist_ok=True)
+                shutil.copy2(os.path.join(root, rel), to)
+    return os.path.join(dest, workdir.lstrip("/"))
+
+
+def meson_setup_options(stage):
+    """The -D options of the stage's `meson setup`."""
+    runs = [a for op, a in stage if op == "RUN" and "meson setup" in a]
+    words = shlex.split(runs[0].split("meson setup", 1)[1].split("&&")[0]) if runs else []
+    return [w for w in words if w.startswith("-D")]
+
+
+def check_build_stage(root, name, stage):
+    """`meson setup`, with the stage's options, on the tree its COPY lines make: fails when the
+    build context lacks a file that meson.build reads."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src = build_stage_tree(root, stage, os.path.join(tmp, "stage"))
+        run = subprocess.run(["meson", "setup", os.path.join(tmp, "build"), src,
+                              *meson_setup_options(stage)], capture_output=True, text=True)
+    errors = [line for line in run.stdout.splitlines() if "ERROR" in line]
+    report(run.returncode == 0, f"{name}: `meson setup` succeeds on what the build stage copies "
+           "from the context that .dockerignore lets through"
+           + (f": {' '.join(errors) or run.stderr.strip()}" if run.returncode else ""))
 
 
 def check_dockerfile(vh_bin, root):
@@ -146,24 +278,19 @@ def check_dockerfile(vh_bin, root):
     report(bool(hc) and re.search(r'CMD \["veza-health", "probe", "http://127\.0\.0\.1:8099/',
                                   hc[0]) is not None,
            f"{name}: HEALTHCHECK runs `veza-health probe`")
-    installs = [a for op, a in final if op == "RUN" and "apt-get install" in a]
-    words = shlex.split(installs[0].split("apt-get install", 1)[1].split("&&")[0]) if installs else []
-    runtime = {w for w in words if not w.startswith("-")}
-    needed = needed_packages(vh_bin)
-    missing = sorted({p for p in needed.values() if p not in runtime} | {
-        so for so, p in needed.items() if p is None})
-    extra = sorted(runtime - set(needed.values()) - RUNTIME_EXTRAS)
-    report(not missing and not extra,
-           f"{name}: the runtime packages are those of the binary's NEEDED libraries "
-           f"({', '.join(f'{so}: {p}' for so, p in sorted(needed.items()))})"
-           + (f"; missing {missing}" if missing else "") + (f"; not needed {extra}" if extra else ""))
+    ok, line = compare_packages(owning_packages(vh_bin, sonames(vh_bin)),
+                                runtime_packages(os.path.join(root, name)))
+    report(ok, f"{name}: {line}")
+    rules = dockerignore_rules(root)
     for s in st:
         for op, arg in s:
             if op != "COPY" or arg.startswith("--from"):
                 continue
-            for src in arg.split()[:-1]:
-                ok = os.path.exists(os.path.join(root, src)) and dockerignore_allows(root, src)
+            for src in map(os.path.normpath, arg.split()[:-1]):
+                ok = os.path.exists(os.path.join(root, src)) and (
+                    src == "." or dockerignore_allows(rules, src))
                 report(ok, f"{name}: COPY {src} exists and .dockerignore lets it through")
+    check_build_stage(root, name, st[0])
 
 
 def main():
