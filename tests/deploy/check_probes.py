@@ -227,8 +227,10 @@ def check_peers(name, objects, deploy, effective, port):
            f"{name}: Service {wanted} is headless (clusterIP None) and selects the pods")
     report(spec.get("publishNotReadyAddresses") is True,
            f"{name}: Service {wanted} publishes not-ready addresses, so unready replicas count")
-    report(peers["port"] == port and any(p["port"] == port for p in spec.get("ports", [])),
-           f"{name}: peers.port {peers['port']} is the sidecar's listen port and a port of "
+    # A port left out of the effective config follows the listen address.
+    peer_port = peers.get("port", port)
+    report(peer_port == port and any(p["port"] == port for p in spec.get("ports", [])),
+           f"{name}: peers.port {peer_port} is the sidecar's listen port and a port of "
            f"Service {wanted}")
     shared = [c["name"] for c in effective["checks"] if c.get("scope") == "shared"]
     local_ports = [c["name"] for c in effective["checks"] if c["type"] in ("http", "tcp")
