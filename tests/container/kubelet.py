@@ -188,6 +188,15 @@ class Pod:
         self.name = pod_name
         self.spec = deployment["spec"]["template"]["spec"]
         self.config_maps = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ConfigMap"}
+        # A headless Service's name resolves to its pods' addresses (cluster DNS); here a
+        # network alias of the pod does the same through the engine's DNS, so the sidecar's
+        # peers.dns finds this pod, and only its own network is ever asked.
+        labels = deployment["spec"]["template"]["metadata"].get("labels", {})
+        self.dns_names = [
+            o["metadata"]["name"] for o in objects
+            if o["kind"] == "Service" and o["spec"].get("clusterIP") == "None"
+            and o["spec"].get("selector")
+            and all(labels.get(k) == v for k, v in o["spec"]["selector"].items())]
         self.secrets = secrets
         self.network = network
         self.workdir = Path(workdir) / pod_name
@@ -217,9 +226,11 @@ class Pod:
         self.events = self.engine.events(f"label=vh-tests.pod={self.uid}", "event=die",
                                          "event=kill")
         volumes = self._write_volumes()
+        aliases = [arg for name in self.dns_names for arg in ("--network-alias", name)]
         self.engine.docker("run", "-d", "--name", self.pause, "--label",
                            f"vh-tests.pod-pause={self.uid}", "--network", self.network,
-                           "--hostname", self.name, "--init", PAUSE_IMAGE, "sleep", "infinity")
+                           *aliases, "--hostname", self.name, "--init", PAUSE_IMAGE, "sleep",
+                           "infinity")
         info = self.engine.inspect(self.pause)
         self.ip = info["NetworkSettings"]["Networks"][self.network]["IPAddress"]
         self.volumes = volumes

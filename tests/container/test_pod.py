@@ -194,6 +194,11 @@ def test_startup_probe_admits_each_pod(pods, report):
         assert at - began <= bound, f"admitted after {at - began:.2f} s, bound {bound:g} s"
         assert len(failures) < startup["failureThreshold"], failures
         no_restarts(case)
+        # peers.dns names the headless Service, which resolves to this pod: the sidecar finds
+        # it (and then itself in it), and never fails to look the name up.
+        log = pod.logs("veza-health")
+        assert '"message":"peers found"' in log, log[-2000:]
+        assert "cannot find peers" not in log, log[-2000:]
 
     in_parallel(admitted, pods)
 
