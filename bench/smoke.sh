@@ -4,7 +4,7 @@
 set -uo pipefail
 here=$(dirname "$0")
 failed=()
-names=(throughput dependency_load memory idle_cpu detection hung_deps startup fleet peers callgrind)
+names=(throughput dependency_load memory idle_cpu detection hung_deps startup fleet peers recovery callgrind)
 for name in "${names[@]}"; do
 	start=$SECONDS
 	if out=$(BENCH_SMOKE=1 "$here/$name.sh" 2>&1) && grep -q '^SUMMARY ' <<<"$out"; then
