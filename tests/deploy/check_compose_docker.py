@@ -13,6 +13,7 @@ the tree the build stage's COPY lines make from that context, which fails when t
 lacks a file meson.build reads (tests/container builds the image itself).
 Prints one line per check; exits 1 if any fails.
 """
+import json
 import os
 import re
 import shlex
@@ -84,6 +85,15 @@ def check_compose(vh_bin, root):
                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env})
     report(run.returncode == 0, f"{name}: {os.path.relpath(config, root)} passes check-config "
            "with the sidecar's environment" + (f": {run.stderr.strip()}" if run.returncode else ""))
+    if run.returncode != 0:
+        return
+    # Compose has no headless Service: the sidecar lists its peers by address, and a name
+    # there must be a service of this file (Docker's DNS answers nothing else).
+    peers = json.loads(run.stdout).get("peers", {})
+    hosts = [a.rsplit(":", 1)[0] if a.count(":") == 1 else a for a in peers.get("addresses", [])]
+    report(bool(hosts) and "dns" not in peers and all(h in services for h in hosts),
+           f"{name}: the sidecar finds its peers by addresses that name compose services "
+           f"({', '.join(hosts) or 'none'})")
 
 
 def stages(dockerfile):
