@@ -37,8 +37,11 @@ CLI_TIMEOUT = 60.0 if VALGRIND else 15.0
 
 
 def bound(seconds: float) -> float:
-    """Stretches a time bound the daemon must meet when it runs under valgrind."""
-    return seconds * 3 + 3 if VALGRIND else seconds
+    """Stretches a time bound the daemon must meet when it runs under valgrind or the
+    sanitizers."""
+    if VALGRIND:
+        return seconds * 3 + 3
+    return seconds * 2 if SANITIZED else seconds
 
 
 def vh_bin() -> str:
