@@ -11,8 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "vh/clock.h"
+#include "vh/dns_tcp.h"
 #include "vh/log.h"
 
 #define RESOLV_CONF "/etc/resolv.conf"
@@ -23,6 +25,8 @@
 /* Loop turns vh_resolver_destroy() spends letting evdns deliver its cancellations. Each turn
  * runs every callback that is due, so one or two are normally enough. */
 #define DRAIN_TURNS 16
+/* More than any resolv.conf needs; a longer file is read this far. */
+#define RESOLV_CONF_MAX (64 * 1024)
 
 /* A lookup is in flight until evdns calls back. Cancelling it does not stop that callback (in
  * 2.1 it comes later with EVUTIL_EAI_CANCEL, or with the real answer when one was already
@@ -39,6 +43,8 @@ struct vh_resolve {
 	bool starting; /* inside evdns_getaddrinfo(), which may call back before returning */
 	bool answered; /* the callback has run */
 	struct evdns_getaddrinfo_request *request;
+	struct vh_dns_tcp *tcp; /* asking again over TCP, once evdns has answered */
+	const char *udp_why; /* why evdns failed, while tcp asks again */
 	vh_resolve_done_fn done; /* one address, or NULL for every address: */
 	vh_resolve_all_fn done_all;
 	void *arg;
@@ -50,6 +56,9 @@ struct vh_resolver {
 	struct event_base *base;
 	struct evdns_base *dns;
 	int64_t timeout_ms;
+	int64_t tcp_timeout_ms; /* all of a TCP retry: as long as evdns may take over UDP */
+	bool has_search; /* search and ndots came from resolv.conf */
+	struct vh_dns_search search;
 	struct vh_resolve *lookups;
 };
 
@@ -104,6 +113,31 @@ static struct evdns_base *from_resolv_conf(struct event_base *base, char *err, s
 	return dns;
 }
 
+/* The search list evdns uses, for asking the same names over TCP: resolv.conf's, or else the
+ * domain of the host name, as evdns (and glibc) fall back to. */
+static void read_search(struct vh_resolver *resolver) {
+	static char text[RESOLV_CONF_MAX];
+	size_t len = 0;
+	FILE *f = fopen(RESOLV_CONF, "r");
+	if (f) {
+		len = fread(text, 1, sizeof(text), f);
+		fclose(f);
+	}
+	vh_dns_search_parse(text, len, &resolver->search);
+	char host[VH_DNS_NAME_MAX + 2];
+	const char *dot;
+	if (resolver->search.n_domains == 0 && gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = '\0';
+		if ((dot = strchr(host, '.')) && dot[1]) {
+			/* Read again as a file that says so, which keeps its ndots. */
+			int w = snprintf(text, sizeof(text), "search %s\noptions ndots:%u\n",
+					dot + 1, resolver->search.ndots);
+			vh_dns_search_parse(text, (size_t)w, &resolver->search);
+		}
+	}
+	resolver->has_search = true;
+}
+
 static bool add_nameservers(struct evdns_base *dns, const struct vh_dns_config *config, char *err,
 		size_t err_len) {
 	for (size_t i = 0; i < config->n_nameservers; i++) {
@@ -150,9 +184,12 @@ struct vh_resolver *vh_resolver_create(struct event_base *base, const struct vh_
 	}
 	resolver->base = base;
 	resolver->timeout_ms = config->timeout_ms;
+	resolver->tcp_timeout_ms =
+			config->timeout_ms * (int64_t)(config->attempts ? config->attempts : 1);
 	evdns_set_log_fn(on_evdns_log);
 	if (config->n_nameservers == 0) {
 		resolver->dns = from_resolv_conf(base, err, err_len);
+		read_search(resolver);
 	} else {
 		resolver->dns = evdns_base_new(base, 0);
 		if (!resolver->dns) {
@@ -243,21 +280,25 @@ static bool pick_address(const struct evutil_addrinfo *res, char *out, size_t ou
 /* evdns reports every failure other than "no such name" as EVUTIL_EAI_FAIL, timeouts included.
  * An answer that took at least one whole attempt's timeout can only have been a timeout; a
  * server that answers with an error does so at once. */
-static void describe_error(const struct vh_resolve *lookup, int code, char *out, size_t out_len) {
-	const char *why;
+static const char *error_reason(const struct vh_resolve *lookup, int code) {
 	int64_t took = vh_clock_mono_ms() - lookup->started_ms;
 	int64_t timeout = lookup->resolver ? lookup->resolver->timeout_ms : 0;
 	if (code == EVUTIL_EAI_NONAME) {
-		why = "no such host";
-	} else if (code == EVUTIL_EAI_NODATA) {
-		why = "no address for this name";
-	} else if (code == EVUTIL_EAI_AGAIN ||
-			(code == EVUTIL_EAI_FAIL && timeout > 0 && took >= timeout * 9 / 10)) {
-		why = "DNS timeout";
-	} else {
-		why = evutil_gai_strerror(code);
+		return "no such host";
 	}
-	snprintf(out, out_len, "cannot resolve \"%s\": %s", lookup->host, why);
+	if (code == EVUTIL_EAI_NODATA) {
+		return "no address for this name";
+	}
+	if (code == EVUTIL_EAI_AGAIN ||
+			(code == EVUTIL_EAI_FAIL && timeout > 0 && took >= timeout * 9 / 10)) {
+		return "DNS timeout";
+	}
+	return evutil_gai_strerror(code);
+}
+
+static void describe_error(const struct vh_resolve *lookup, int code, char *out, size_t out_len) {
+	snprintf(out, out_len, "cannot resolve \"%s\": %s", lookup->host,
+			error_reason(lookup, code));
 }
 
 static void finish(struct vh_resolve *lookup) {
@@ -299,21 +340,101 @@ static size_t collect_addresses(
 	return n;
 }
 
-/* The every-address answer: a copy of the list, handed over as pointers. */
-static void deliver_all(struct vh_resolve *lookup, int code, const struct evutil_addrinfo *res,
-		const char *error) {
-	static char addrs[VH_RESOLVE_ALL_MAX][INET6_ADDRSTRLEN];
+/* Where both kinds of answer are put together before they are handed over. */
+static char answer_addrs[VH_RESOLVE_ALL_MAX][INET6_ADDRSTRLEN];
+
+/* Hands n addresses of answer_addrs, or error, to whichever callback the lookup has, as its
+ * last act: done may cancel this very lookup, which must then do nothing. */
+static void deliver(struct vh_resolve *lookup, size_t n, const char *error) {
 	static const char *pointers[VH_RESOLVE_ALL_MAX];
-	size_t n = code == 0 ? collect_addresses(res, addrs, VH_RESOLVE_ALL_MAX) : 0;
-	for (size_t i = 0; i < n; i++) {
-		pointers[i] = addrs[i];
+	lookup->state = LOOKUP_CANCELLED;
+	if (lookup->done_all) {
+		for (size_t i = 0; i < n; i++) {
+			pointers[i] = answer_addrs[i];
+		}
+		lookup->done_all(lookup->arg, pointers, error ? 0 : n, error);
+	} else {
+		lookup->done(lookup->arg, error ? NULL : answer_addrs[0], error);
 	}
-	lookup->done_all(lookup->arg, pointers, n, code == 0 ? NULL : error);
+}
+
+/* The addresses of a TCP answer as text, each once; they come IPv4 first already. */
+static size_t tcp_addresses(const struct vh_dns_address *addrs, size_t n) {
+	size_t out = 0;
+	for (size_t i = 0; i < n && out < VH_RESOLVE_ALL_MAX; i++) {
+		int family = addrs[i].type == VH_DNS_TYPE_A ? AF_INET : AF_INET6;
+		if (!evutil_inet_ntop(
+				    family, addrs[i].bytes, answer_addrs[out], INET6_ADDRSTRLEN)) {
+			continue;
+		}
+		bool seen = false;
+		for (size_t k = 0; k < out && !seen; k++) {
+			seen = strcmp(answer_addrs[k], answer_addrs[out]) == 0;
+		}
+		out += !seen;
+	}
+	return out;
+}
+
+static void on_tcp_answer(void *arg, enum vh_dns_rcode rcode, const struct vh_dns_address *addrs,
+		size_t n, bool some_name_exists, const char *tcp_error) {
+	struct vh_resolve *lookup = arg;
+	char error[480];
+	lookup->tcp = NULL;
+	n = rcode == VH_DNS_ANSWERED ? tcp_addresses(addrs, n) : 0;
+	if (rcode == VH_DNS_ANSWERED && n == 0) {
+		rcode = VH_DNS_NO_SUCH_NAME;
+		some_name_exists = true;
+	}
+	if (rcode == VH_DNS_NO_SUCH_NAME) {
+		snprintf(error, sizeof(error), "cannot resolve \"%s\": %s", lookup->host,
+				some_name_exists ? "no address for this name" : "no such host");
+	} else if (rcode == VH_DNS_FAILED) {
+		snprintf(error, sizeof(error), "cannot resolve \"%s\": %s; over TCP: %s",
+				lookup->host, lookup->udp_why, tcp_error);
+	}
+	deliver(lookup, n, rcode == VH_DNS_ANSWERED ? NULL : error);
+	finish(lookup);
+}
+
+/* evdns gives up on an answer too big for UDP (the truncation bit: a headless Service of more
+ * than about 28 replicas) and on malformed ones, and has no TCP of its own; RFC 7766 says to
+ * ask again over TCP. Timeouts are not retried: a server that did not answer will not now. */
+static bool retry_over_tcp(struct vh_resolve *lookup, int code) {
+	struct vh_resolver *resolver = lookup->resolver;
+	struct sockaddr_storage servers[VH_DNS_TCP_SERVERS_MAX];
+	char names[VH_DNS_CANDIDATES_MAX][VH_DNS_NAME_MAX + 2];
+	char err[200];
+	lookup->udp_why = error_reason(lookup, code);
+	if (code != EVUTIL_EAI_FAIL || strcmp(lookup->udp_why, "DNS timeout") == 0 ||
+			lookup->starting) {
+		return false;
+	}
+	size_t n_servers = 0;
+	int count = evdns_base_count_nameservers(resolver->dns);
+	for (int i = 0; i < count && n_servers < VH_DNS_TCP_SERVERS_MAX; i++) {
+		memset(&servers[n_servers], 0, sizeof(servers[n_servers]));
+		n_servers += evdns_base_get_nameserver_addr(resolver->dns, i,
+					     (struct sockaddr *)&servers[n_servers],
+					     sizeof(servers[n_servers])) > 0;
+	}
+	size_t n_names = vh_dns_candidates(
+			lookup->host, resolver->has_search ? &resolver->search : NULL, names);
+	lookup->tcp = vh_dns_tcp_start(resolver->base, servers, n_servers,
+			(const char(*)[VH_DNS_NAME_MAX + 2]) names, n_names,
+			resolver->tcp_timeout_ms, on_tcp_answer, lookup, err, sizeof(err));
+	if (!lookup->tcp) {
+		vh_log(VH_LOG_DEBUG, "cannot ask again over TCP", "host", lookup->host, "error",
+				err, NULL);
+		return false;
+	}
+	vh_log(VH_LOG_DEBUG, "DNS over UDP failed; asking again over TCP", "host", lookup->host,
+			"error", lookup->udp_why, NULL);
+	return true;
 }
 
 static void on_resolved(int code, struct evutil_addrinfo *res, void *arg) {
 	struct vh_resolve *lookup = arg;
-	char addr[INET6_ADDRSTRLEN];
 	char error[320];
 	if (lookup->state == LOOKUP_CANCELLED || !lookup->resolver) {
 		if (res) {
@@ -326,22 +447,22 @@ static void on_resolved(int code, struct evutil_addrinfo *res, void *arg) {
 		}
 		return;
 	}
-	if (code == 0 && !pick_address(res, addr, sizeof(addr))) {
-		code = EVUTIL_EAI_NODATA;
-	}
-	if (code != 0) {
-		describe_error(lookup, code, error, sizeof(error));
-	}
-	/* Over before calling out: done may cancel this very lookup, which must then do nothing. */
-	lookup->state = LOOKUP_CANCELLED;
-	if (lookup->done_all) {
-		deliver_all(lookup, code, res, error);
-	} else {
-		lookup->done(lookup->arg, code == 0 ? addr : NULL, code == 0 ? NULL : error);
+	size_t n = 0;
+	if (code == 0) {
+		n = lookup->done_all ? collect_addresses(res, answer_addrs, VH_RESOLVE_ALL_MAX)
+				     : pick_address(res, answer_addrs[0], INET6_ADDRSTRLEN);
+		code = n > 0 ? 0 : EVUTIL_EAI_NODATA;
 	}
 	if (res) {
 		evutil_freeaddrinfo(res);
 	}
+	if (code != 0 && retry_over_tcp(lookup, code)) {
+		return; /* the lookup lives on until on_tcp_answer() */
+	}
+	if (code != 0) {
+		describe_error(lookup, code, error, sizeof(error));
+	}
+	deliver(lookup, n, code == 0 ? NULL : error);
 	finish(lookup);
 }
 
@@ -433,6 +554,13 @@ void vh_resolve_cancel(struct vh_resolve *lookup) {
 		return;
 	}
 	lookup->state = LOOKUP_CANCELLED;
+	if (lookup->tcp) {
+		/* evdns is done with this lookup: nothing else will call back. */
+		vh_dns_tcp_cancel(lookup->tcp);
+		lookup->tcp = NULL;
+		finish(lookup);
+		return;
+	}
 	/* A no-op when the answer is already queued; on_resolved then sees the state and only
 	 * frees the lookup. */
 	evdns_getaddrinfo_cancel(lookup->request);

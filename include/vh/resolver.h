@@ -14,8 +14,12 @@ struct vh_resolve;
  * numeric IPv4 or IPv6 address (no brackets) and error is NULL; on failure addr is NULL and
  * error says why in one line, naming the host: "cannot resolve \"db.internal\": " followed by
  * "no such host", "no address for this name", "DNS timeout", "no nameserver configured" or
- * evdns's text for other failures. Both are valid only during the call. done may cancel or
- * start lookups. */
+ * evdns's text for other failures. An answer evdns fails on for any reason but a timeout (one
+ * truncated because it does not fit UDP's 512 bytes, such as a headless Service of more than
+ * about 28 replicas) is asked again over TCP, with the same nameservers and search list and
+ * within timeout x attempts; when that fails too, the error ends "; over TCP: " and why
+ * ("connection refused by 10.96.0.10:53"). Both are valid only during the call. done may
+ * cancel or start lookups. */
 typedef void (*vh_resolve_done_fn)(void *arg, const char *addr, const char *error);
 
 /* The most addresses vh_resolver_lookup_all() reports for one name. */

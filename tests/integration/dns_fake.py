@@ -1,5 +1,6 @@
-"""dns_fake.py - a tiny UDP DNS server on loopback for resolver tests: fixed A/AAAA records,
-NXDOMAIN for every other name, or silence."""
+"""dns_fake.py - a tiny DNS server on loopback for resolver tests: fixed A/AAAA records,
+NXDOMAIN for every other name, or silence; over UDP as RFC 1035 says (512 bytes at most, the
+truncation bit set when records are left out) and over TCP on the same port (RFC 7766)."""
 
 import socket
 import struct
@@ -10,6 +11,8 @@ TYPE_A = 1
 TYPE_AAAA = 28
 CLASS_IN = 1
 RCODE_NXDOMAIN = 3
+FLAG_TC = 0x0200
+UDP_MAX = 512  # no EDNS0: RFC 1035 4.2.1
 
 
 def _question_end(packet: bytes) -> int:
@@ -35,18 +38,46 @@ class FakeDns:
     literals mixed); a known name asked for a type it lacks gets an empty NOERROR answer, an
     unknown one NXDOMAIN. silent=True binds the port and never answers. Names are matched
     without regard to case (evdns randomizes it) and the question is echoed byte for byte.
-    .queries lists (name, type) as received. Use as a context manager."""
+    .queries lists (name, type) as received over UDP, .tcp_queries over TCP. tcp: "serve"
+    answers length-prefixed queries, several per connection, on the same port; "close" accepts
+    and closes without a word; "hold" accepts, reads and never answers; "none" leaves the TCP port closed (connection refused); "reset"
+    answers a single query per connection and then closes it. Use as a context manager."""
 
-    def __init__(self, records: Optional[Dict[str, List[str]]] = None, silent: bool = False):
+    def __init__(self, records: Optional[Dict[str, List[str]]] = None, silent: bool = False,
+                 tcp: str = "serve"):
         self.records = {k.lower(): v for k, v in (records or {}).items()}
         self.silent = silent
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
+        self.tcp = tcp
+        self.sock, self.listener = self._bind(tcp != "none")
         self.port = self.sock.getsockname()[1]
         self.queries: list = []
+        self.tcp_queries: list = []
+        self.truncated = 0  # UDP answers sent with TC
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.tcp_thread = threading.Thread(target=self._serve_tcp, daemon=True)
+
+    @staticmethod
+    def _bind(with_tcp: bool):
+        """A UDP socket on a free port, and a TCP listener on the same port: a port free for
+        UDP may be taken for TCP, so try a few."""
+        for _ in range(20):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            udp.bind(("127.0.0.1", 0))
+            udp.settimeout(0.05)
+            if not with_tcp:
+                return udp, None
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                listener.bind(("127.0.0.1", udp.getsockname()[1]))
+            except OSError:
+                listener.close()
+                udp.close()
+                continue
+            listener.listen(16)
+            listener.settimeout(0.05)
+            return udp, listener
+        raise RuntimeError("no loopback port free for both UDP and TCP")
 
     @property
     def address(self) -> str:
@@ -54,20 +85,25 @@ class FakeDns:
 
     def __enter__(self) -> "FakeDns":
         self.thread.start()
+        if self.listener:
+            self.tcp_thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.stopping.set()
         self.thread.join(5)
         self.sock.close()
+        if self.listener:
+            self.tcp_thread.join(5)
+            self.listener.close()
 
-    def _answer(self, packet: bytes) -> bytes:
+    def _answer(self, packet: bytes, over_tcp: bool = False) -> bytes:
         qid, flags = struct.unpack("!HH", packet[:4])
         end = _question_end(packet)
         question = packet[12:end]
         qtype, _qclass = struct.unpack("!HH", packet[end - 4 : end])
         name = _qname(packet).lower()
-        self.queries.append((name, qtype))
+        (self.tcp_queries if over_tcp else self.queries).append((name, qtype))
         rd = flags & 0x0100
         addresses = self.records.get(name)
         if addresses is None:
@@ -82,10 +118,78 @@ class FakeDns:
                 continue
             rdata = socket.inet_pton(family, addr)
             # 0xC00C points back at the question's name.
-            answers += struct.pack("!HHHIH", 0xC00C, rtype, CLASS_IN, 30, len(rdata)) + rdata
+            record = struct.pack("!HHHIH", 0xC00C, rtype, CLASS_IN, 30, len(rdata)) + rdata
+            if not over_tcp and 12 + len(question) + len(answers) + len(record) > UDP_MAX:
+                # What fits, and TC: the client is to ask again over TCP.
+                flags_tc = FLAG_TC
+                self.truncated += 1
+                break
+            answers += record
             count += 1
-        header = struct.pack("!HHHHHH", qid, 0x8080 | rd, 1, count, 0, 0)
+        else:
+            flags_tc = 0
+        header = struct.pack("!HHHHHH", qid, 0x8080 | rd | flags_tc, 1, count, 0, 0)
         return header + question + answers
+
+    def _serve_tcp(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            with conn:
+                if self.tcp == "hold":
+                    self._hold(conn)
+                elif self.tcp == "close":
+                    # Read the query first, so that closing sends FIN and not RST.
+                    conn.settimeout(1)
+                    try:
+                        conn.recv(4096)
+                    except OSError:
+                        pass
+                else:
+                    self._serve_connection(conn)
+
+    def _hold(self, conn: socket.socket) -> None:
+        conn.settimeout(0.05)
+        while not self.stopping.is_set():
+            try:
+                if not conn.recv(4096):
+                    return
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+
+    def _serve_connection(self, conn: socket.socket) -> None:
+        """Answers queries until the client closes, one at a time (the daemon asks so)."""
+        conn.settimeout(2)
+        buffer = b""
+        while not self.stopping.is_set():
+            while len(buffer) >= 2 and len(buffer) >= 2 + struct.unpack("!H", buffer[:2])[0]:
+                n = struct.unpack("!H", buffer[:2])[0]
+                packet, buffer = buffer[2 : 2 + n], buffer[2 + n :]
+                if self.silent:
+                    self.tcp_queries.append((_qname(packet).lower(), None))
+                    continue
+                try:
+                    reply = self._answer(packet, over_tcp=True)
+                except (IndexError, struct.error, UnicodeDecodeError):
+                    return
+                conn.sendall(struct.pack("!H", len(reply)) + reply)
+                if self.tcp == "reset":
+                    return
+            try:
+                data = conn.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            buffer += data
 
     def _serve(self) -> None:
         while not self.stopping.is_set():
