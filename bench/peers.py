@@ -1,8 +1,9 @@
 """peers.py - fleet-aware readiness (issue 12): what asking the other replicas costs.
 
-1. DNS: how many of a headless name's A records reach the daemon (evdns reads DNS over UDP only),
-   from a responder that follows RFC 1035 (512-byte answers, TC set when records are left out)
-   and from one that puts every record in one oversized datagram.
+1. DNS: how many of a headless name's A records reach the daemon from a responder that follows
+   RFC 1035 (512-byte UDP answers, TC set when records are left out) and RFC 7766 (TCP on the
+   same port, which the daemon asks when evdns's UDP answer is truncated), from the same one with
+   TCP refused, and from one that puts every record in one oversized datagram.
 2. Per daemon, with 0 peers (no "peers" block), 16 and 200: its on-CPU time per peer round (idle,
    schedstat) and /ready throughput under wrk -t2 -c50 (shared cores, as throughput.py).
 3. Per fleet of N = 5, 16, 50, 200: the /peers/state requests served per round, from every
@@ -17,12 +18,11 @@ responder in this script. All traffic stays on loopback; every load is bounded i
 import contextlib
 import json
 import os
-import random
 import re
 import signal
 import socket
 import statistics
-import struct
+import sys
 import subprocess
 import threading
 import time
@@ -54,82 +54,18 @@ def address(i):
     return f"127.77.{i // 250}.{i % 250 + 1}"
 
 
-# --- a DNS responder -------------------------------------------------------------------------
+# --- a DNS responder: the tests' (UDP as RFC 1035 says, 512 bytes and TC; TCP on the same port)
 
-class Dns:
-    """A UDP DNS responder on 127.0.0.1 answering name's A query with every address. mode
-    "rfc": answers of at most 512 bytes (RFC 1035 4.2.1, no EDNS0 asked for), the records that
-    do not fit left out and TC set, as CoreDNS, BIND and dnsmasq do; "oversize": every record in
-    one datagram, however big, without TC. The records are shuffled per answer (CoreDNS's
-    loadbalance plugin does the same). AAAA gets an empty NOERROR, other names NXDOMAIN."""
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+from dns_fake import FakeDns  # noqa: E402  (tests/integration is no package)
 
-    def __init__(self, name, addresses, mode="oversize"):
-        self.name = name.lower()
-        self.addresses = list(addresses)
-        self.mode = mode
-        self.sizes = []  # bytes of each A answer sent
-        self.counts = []  # records in each A answer sent
-        self.queries = self.edns = 0  # queries received, and those with an additional record
-        self.rng = random.Random(12)
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
 
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stopping.set()
-        self.thread.join(5)
-        self.sock.close()
-
-    def _answer(self, packet):
-        qid, flags = struct.unpack("!HH", packet[:4])
-        pos, labels = 12, []
-        while packet[pos]:
-            labels.append(packet[pos + 1:pos + 1 + packet[pos]].decode("ascii", "replace"))
-            pos += 1 + packet[pos]
-        end = pos + 5
-        qtype = struct.unpack("!H", packet[end - 4:end - 2])[0]
-        self.queries += 1
-        self.edns += struct.unpack("!H", packet[10:12])[0] > 0  # an OPT record is "additional"
-        question = packet[12:end]
-        rd = flags & 0x0100
-        if ".".join(labels).lower() != self.name:
-            return struct.pack("!HHHHHH", qid, 0x8083 | rd, 1, 0, 0, 0) + question
-        records = []
-        if qtype == 1:
-            shuffled = self.addresses[:]
-            self.rng.shuffle(shuffled)
-            # 16 bytes each: a pointer to the question's name, type, class, TTL, length, address
-            records = [struct.pack("!HHHIH", 0xC00C, 1, 1, 5, 4) + socket.inet_aton(a)
-                       for a in shuffled]
-        tc = 0
-        if self.mode == "rfc":
-            fit = (512 - 12 - len(question)) // 16
-            if len(records) > fit:
-                records, tc = records[:fit], 0x0200
-        header = struct.pack("!HHHHHH", qid, 0x8400 | tc | rd, 1, len(records), 0, 0)
-        out = header + question + b"".join(records)
-        if qtype == 1:
-            self.sizes.append(len(out))
-            self.counts.append(len(records))
-        return out
-
-    def _serve(self):
-        while not self.stopping.is_set():
-            try:
-                packet, peer = self.sock.recvfrom(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with contextlib.suppress(Exception):
-                self.sock.sendto(self._answer(packet), peer)
+def Dns(name, addresses, mode="rfc"):
+    """A responder for name's addresses. mode "rfc": 512-byte UDP answers with TC, and TCP;
+    "udp-only": the same with TCP refused; "oversize": every record in one datagram."""
+    return FakeDns({name: list(addresses)}, tcp="none" if mode == "udp-only" else "serve",
+                   udp_max=None if mode == "oversize" else 512)
 
 
 # --- a dependency that always answers ----------------------------------------------------------
@@ -305,6 +241,17 @@ def rfc_fit(name):
     return (512 - 12 - (len(name) + 2 + 4)) // 16
 
 
+def sent_text(dns, n):
+    """The first A answer over UDP, and over TCP when one followed."""
+    parts = []
+    for tcp, what in ((False, "UDP"), (True, "TCP")):
+        first = next((a for a in dns.answers if a[0] == tcp and a[1] == 1), None)
+        if first:
+            parts.append(f"{what} {first[2]} records in {first[3]} bytes"
+                         + (" with TC" if not tcp and first[2] < n else ""))
+    return ", then ".join(parts) or "no A answer"
+
+
 def dns_probe(work, target):
     """peers_known of one daemon (address(0), itself among the records) whose peers.dns has n
     A records behind a responder in each mode."""
@@ -313,7 +260,7 @@ def dns_probe(work, target):
           f"peers_known of one daemon after its first lookup (an RFC 1035 answer holds {fit})")
     out = {}
     for mode, n in (("rfc", fit), ("rfc", fit + 1), ("rfc", DNS_RECORDS),
-                    ("oversize", DNS_RECORDS)):
+                    ("udp-only", DNS_RECORDS), ("oversize", DNS_RECORDS)):
         addrs = [address(i) for i in range(n)]
         with Dns(DNS_NAME, addrs, mode) as dns, \
                 Fleet(work, 1, tcp_config(DNS_RECORDS, target, dns.port), f"dns-{mode}{n}") as f:
@@ -323,10 +270,8 @@ def dns_probe(work, target):
                 time.sleep(0.05)
                 known = f.fleet_status(0).get("peers_known")
                 errors = [line for line in f.log(0).splitlines() if "cannot find peers" in line]
-        sent = (f"{dns.counts[0]} records in {dns.sizes[0]} bytes"
-                + (" with TC" if dns.counts[0] < n else "")) if dns.counts else "no A answer"
-        print(f"  {mode:8} n={n:3d}: sent {sent}; daemon knows {known} peers; {dns.edns} of "
-              f"{dns.queries} queries carried EDNS0"
+        print(f"  {mode:8} n={n:3d}: sent {sent_text(dns, n)}; daemon knows {known} peers; "
+              f"{dns.edns} of {len(dns.queries) + len(dns.tcp_queries)} queries carried EDNS0"
               + (f"; log: {json.loads(errors[0]).get('error')}" if errors else ""), flush=True)
         out[(mode, n)] = known
     return out
@@ -402,9 +347,8 @@ def request_rate(work, target, n):
           f"peers known per daemon min {min(known)} / max {max(known)}, reachable min "
           f"{min(reach)} / max {max(reach)}; served per daemon min {min(served):.1f} / median "
           f"{statistics.median(served):.1f} / max {max(served):.1f}; CPU per daemon median "
-          f"{statistics.median(cpu) * 1e6:.0f} us/s" + (f"; DNS answers {dns.counts[:1]} records"
-                                                         f" of {dns.sizes[:1]} bytes" if dns else
-                                                         ""), flush=True)
+          f"{statistics.median(cpu) * 1e6:.0f} us/s" + (f"; DNS: {sent_text(dns, n)}" if dns else ""),
+          flush=True)
     return {"n": n, "total": total, "expect": expect, "ideal": n * min(SAMPLE, n - 1),
             "known": (min(known), max(known)), "served": (min(served), max(served)),
             "cpu_median": statistics.median(cpu)}
@@ -492,7 +436,8 @@ def report(dns, results, rates, deps):
     fit = rfc_fit(DNS_NAME)
     print(f"  DNS: an RFC 1035 answer (512 bytes) holds {fit} records: daemon knows "
           f"{dns[('rfc', fit)]}; {fit + 1} records (TC): {dns[('rfc', fit + 1)]}; "
-          f"{DNS_RECORDS} (TC): {dns[('rfc', DNS_RECORDS)]}; {DNS_RECORDS} in one oversized "
+          f"{DNS_RECORDS} (TC, then TCP): {dns[('rfc', DNS_RECORDS)]}; with TCP refused: "
+          f"{dns[('udp-only', DNS_RECORDS)]}; {DNS_RECORDS} in one oversized "
           f"datagram: {dns[('oversize', DNS_RECORDS)]} (evdns keeps 32 A records of an answer)")
     print(f"  {'peers':>5} {'known':>5} {'CPU us/s':>9} {'us/round':>9} {'served/s':>9} "
           f"{'/ready req/s':>12} {'vs 0':>5} {'p99 ms':>7} {'us/req':>7} {'fleet CPU':>9}")
@@ -521,7 +466,8 @@ def report(dns, results, rates, deps):
           + " req/s; req/round " + ", ".join(f"N={r['n']} {r['total']:.0f}/{r['expect']}"
                                             for r in rates)
           + f" {b.verdict(linear)}; peers known through DNS of {DNS_RECORDS}: RFC server "
-          f"{dns[('rfc', DNS_RECORDS)]}, oversized {dns[('oversize', DNS_RECORDS)]}; deps "
+          f"{dns[('rfc', DNS_RECORDS)]}, TCP refused {dns[('udp-only', DNS_RECORDS)]}, oversized "
+          f"{dns[('oversize', DNS_RECORDS)]}; deps "
           f"{b.verdict(deps['ok'])}")
 
 

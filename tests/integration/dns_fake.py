@@ -41,13 +41,19 @@ class FakeDns:
     .queries lists (name, type) as received over UDP, .tcp_queries over TCP. tcp: "serve"
     answers length-prefixed queries, several per connection, on the same port; "close" accepts
     and closes without a word; "hold" accepts, reads and never answers; "none" leaves the TCP port closed (connection refused); "reset"
-    answers a single query per connection and then closes it. Use as a context manager."""
+    answers a single query per connection and then closes it. udp_max=None puts every record
+    in one datagram however big, without TC, as no standard server does. .answers lists
+    (over_tcp, qtype, records, bytes) of each answer sent; .edns counts the queries that
+    carried an additional record (EDNS0's OPT). Use as a context manager."""
 
     def __init__(self, records: Optional[Dict[str, List[str]]] = None, silent: bool = False,
-                 tcp: str = "serve"):
+                 tcp: str = "serve", udp_max: Optional[int] = UDP_MAX):
         self.records = {k.lower(): v for k, v in (records or {}).items()}
         self.silent = silent
         self.tcp = tcp
+        self.udp_max = udp_max
+        self.answers: list = []
+        self.edns = 0
         self.sock, self.listener = self._bind(tcp != "none")
         self.port = self.sock.getsockname()[1]
         self.queries: list = []
@@ -104,6 +110,7 @@ class FakeDns:
         qtype, _qclass = struct.unpack("!HH", packet[end - 4 : end])
         name = _qname(packet).lower()
         (self.tcp_queries if over_tcp else self.queries).append((name, qtype))
+        self.edns += struct.unpack("!H", packet[10:12])[0] > 0
         rd = flags & 0x0100
         addresses = self.records.get(name)
         if addresses is None:
@@ -119,7 +126,8 @@ class FakeDns:
             rdata = socket.inet_pton(family, addr)
             # 0xC00C points back at the question's name.
             record = struct.pack("!HHHIH", 0xC00C, rtype, CLASS_IN, 30, len(rdata)) + rdata
-            if not over_tcp and 12 + len(question) + len(answers) + len(record) > UDP_MAX:
+            limit = None if over_tcp else self.udp_max
+            if limit and 12 + len(question) + len(answers) + len(record) > limit:
                 # What fits, and TC: the client is to ask again over TCP.
                 flags_tc = FLAG_TC
                 self.truncated += 1
@@ -129,7 +137,9 @@ class FakeDns:
         else:
             flags_tc = 0
         header = struct.pack("!HHHHHH", qid, 0x8080 | rd | flags_tc, 1, count, 0, 0)
-        return header + question + answers
+        out = header + question + answers
+        self.answers.append((over_tcp, qtype, count, len(out)))
+        return out
 
     def _serve_tcp(self) -> None:
         while not self.stopping.is_set():
