@@ -82,7 +82,6 @@ static void complete(struct vh_dns_tcp *lookup, enum vh_dns_rcode rcode, const c
 	vh_dns_tcp_done_fn done = lookup->done;
 	void *arg = lookup->arg;
 	close_connection(lookup);
-	event_del(lookup->deadline);
 	done(arg, rcode, rcode == VH_DNS_ANSWERED ? lookup->addrs : NULL,
 			rcode == VH_DNS_ANSWERED ? lookup->n_addrs : 0, lookup->some_name_exists,
 			error);

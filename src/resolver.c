@@ -57,8 +57,7 @@ struct vh_resolver {
 	struct evdns_base *dns;
 	int64_t timeout_ms;
 	int64_t tcp_timeout_ms; /* all of a TCP retry: as long as evdns may take over UDP */
-	bool has_search; /* search and ndots came from resolv.conf */
-	struct vh_dns_search search;
+	struct vh_dns_search search; /* resolv.conf's; none with the config's nameservers */
 	struct vh_resolve *lookups;
 };
 
@@ -135,7 +134,6 @@ static void read_search(struct vh_resolver *resolver) {
 			vh_dns_search_parse(text, (size_t)w, &resolver->search);
 		}
 	}
-	resolver->has_search = true;
 }
 
 static bool add_nameservers(struct evdns_base *dns, const struct vh_dns_config *config, char *err,
@@ -280,17 +278,21 @@ static bool pick_address(const struct evutil_addrinfo *res, char *out, size_t ou
 /* evdns reports every failure other than "no such name" as EVUTIL_EAI_FAIL, timeouts included.
  * An answer that took at least one whole attempt's timeout can only have been a timeout; a
  * server that answers with an error does so at once. */
-static const char *error_reason(const struct vh_resolve *lookup, int code) {
+static bool timed_out(const struct vh_resolve *lookup, int code) {
 	int64_t took = vh_clock_mono_ms() - lookup->started_ms;
 	int64_t timeout = lookup->resolver ? lookup->resolver->timeout_ms : 0;
+	return code == EVUTIL_EAI_AGAIN ||
+			(code == EVUTIL_EAI_FAIL && timeout > 0 && took >= timeout * 9 / 10);
+}
+
+static const char *error_reason(const struct vh_resolve *lookup, int code) {
 	if (code == EVUTIL_EAI_NONAME) {
 		return "no such host";
 	}
 	if (code == EVUTIL_EAI_NODATA) {
 		return "no address for this name";
 	}
-	if (code == EVUTIL_EAI_AGAIN ||
-			(code == EVUTIL_EAI_FAIL && timeout > 0 && took >= timeout * 9 / 10)) {
+	if (timed_out(lookup, code)) {
 		return "DNS timeout";
 	}
 	return evutil_gai_strerror(code);
@@ -310,6 +312,16 @@ static void finish(struct vh_resolve *lookup) {
 	}
 }
 
+/* Whether addrs[n] is none of addrs[0..n). */
+static bool is_new(char (*addrs)[INET6_ADDRSTRLEN], size_t n) {
+	for (size_t k = 0; k < n; k++) {
+		if (strcmp(addrs[k], addrs[n]) == 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Every address once, IPv4 first. Returns how many were written to addrs (each a buffer of
  * INET6_ADDRSTRLEN bytes). */
 static size_t collect_addresses(
@@ -327,14 +339,9 @@ static size_t collect_addresses(
 							  ->sin_addr
 					: (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)
 							  ->sin6_addr;
-			if (!evutil_inet_ntop(family, where, addrs[n], INET6_ADDRSTRLEN)) {
-				continue;
+			if (evutil_inet_ntop(family, where, addrs[n], INET6_ADDRSTRLEN)) {
+				n += is_new(addrs, n);
 			}
-			bool seen = false;
-			for (size_t k = 0; k < n && !seen; k++) {
-				seen = strcmp(addrs[k], addrs[n]) == 0;
-			}
-			n += !seen;
 		}
 	}
 	return n;
@@ -363,15 +370,9 @@ static size_t tcp_addresses(const struct vh_dns_address *addrs, size_t n) {
 	size_t out = 0;
 	for (size_t i = 0; i < n && out < VH_RESOLVE_ALL_MAX; i++) {
 		int family = addrs[i].type == VH_DNS_TYPE_A ? AF_INET : AF_INET6;
-		if (!evutil_inet_ntop(
-				    family, addrs[i].bytes, answer_addrs[out], INET6_ADDRSTRLEN)) {
-			continue;
+		if (evutil_inet_ntop(family, addrs[i].bytes, answer_addrs[out], INET6_ADDRSTRLEN)) {
+			out += is_new(answer_addrs, out);
 		}
-		bool seen = false;
-		for (size_t k = 0; k < out && !seen; k++) {
-			seen = strcmp(answer_addrs[k], answer_addrs[out]) == 0;
-		}
-		out += !seen;
 	}
 	return out;
 }
@@ -405,11 +406,10 @@ static bool retry_over_tcp(struct vh_resolve *lookup, int code) {
 	struct sockaddr_storage servers[VH_DNS_TCP_SERVERS_MAX];
 	char names[VH_DNS_CANDIDATES_MAX][VH_DNS_NAME_MAX + 2];
 	char err[200];
-	lookup->udp_why = error_reason(lookup, code);
-	if (code != EVUTIL_EAI_FAIL || strcmp(lookup->udp_why, "DNS timeout") == 0 ||
-			lookup->starting) {
+	if (code != EVUTIL_EAI_FAIL || timed_out(lookup, code) || lookup->starting) {
 		return false;
 	}
+	lookup->udp_why = error_reason(lookup, code);
 	size_t n_servers = 0;
 	int count = evdns_base_count_nameservers(resolver->dns);
 	for (int i = 0; i < count && n_servers < VH_DNS_TCP_SERVERS_MAX; i++) {
@@ -418,8 +418,7 @@ static bool retry_over_tcp(struct vh_resolve *lookup, int code) {
 					     (struct sockaddr *)&servers[n_servers],
 					     sizeof(servers[n_servers])) > 0;
 	}
-	size_t n_names = vh_dns_candidates(
-			lookup->host, resolver->has_search ? &resolver->search : NULL, names);
+	size_t n_names = vh_dns_candidates(lookup->host, &resolver->search, names);
 	lookup->tcp = vh_dns_tcp_start(resolver->base, servers, n_servers,
 			(const char(*)[VH_DNS_NAME_MAX + 2]) names, n_names,
 			resolver->tcp_timeout_ms, on_tcp_answer, lookup, err, sizeof(err));
